@@ -1,0 +1,34 @@
+# eventbook: `make run` serves the API, `make test` runs the tests.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint clean
+
+run: $(VENV)/.runtime .env
+	$(BIN)/flask db upgrade
+	$(BIN)/flask seed
+	$(BIN)/gunicorn wsgi:app
+
+test: $(VENV)/.dev
+	$(BIN)/pytest
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+# A random SECRET_KEY, kept across restarts so tokens stay valid.
+.env:
+	@echo "Creating .env with a random SECRET_KEY"
+	@$(PYTHON) -c 'import secrets; print("SECRET_KEY=" + secrets.token_urlsafe(48))' > $@
+
+clean:
+	rm -rf $(VENV) .pytest_cache

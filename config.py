@@ -1,0 +1,133 @@
+"""Configuration, read from the environment (a `.env` file is honoured).
+
+Every variable is listed in the README. `Config` holds the values; the
+application factory calls `check_production_config` so that a production
+process refuses to start with an unsafe setting.
+"""
+
+import os
+from datetime import timedelta
+
+from dotenv import load_dotenv
+
+load_dotenv()
+
+# Used only when DEBUG is on and no SECRET_KEY is set; refused in production.
+DEFAULT_SECRET_KEY = "eventbook-development-key-do-not-use-in-production"
+MIN_SECRET_KEY_BYTES = 32
+ALLOWED_ALGORITHMS = ("HS256", "HS384", "HS512")
+
+
+def env_bool(name, default=False):
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def env_int(name, default):
+    value = os.environ.get(name)
+    return int(value) if value and value.strip() else default
+
+
+def env_list(name):
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+def normalize_database_url(url):
+    """Make plain `postgresql://` and `postgres://` URLs use psycopg2.
+
+    SQLAlchemy 2.1 maps `postgresql://` to psycopg 3, which is not installed.
+    """
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix):]
+    return url
+
+
+def engine_options(url):
+    """Return SQLAlchemy engine options suited to the database in `url`."""
+    if url.startswith("postgresql"):
+        return {
+            "pool_pre_ping": True,
+            "pool_size": env_int("DATABASE_POOL_SIZE", 10),
+            "max_overflow": env_int("DATABASE_MAX_OVERFLOW", 10),
+            "pool_timeout": 10,
+            "connect_args": {
+                "connect_timeout": 5,
+                "application_name": "eventbook",
+                # A statement that waits on a lock or runs away becomes a
+                # clear 503 instead of a hung worker.
+                "options": "-c lock_timeout=5000 -c statement_timeout=15000",
+            },
+        }
+    return {}
+
+
+class Config:
+    DEBUG = env_bool("DEBUG")
+    SECRET_KEY = os.environ.get("SECRET_KEY") or (DEFAULT_SECRET_KEY if DEBUG else "")
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+
+    SQLALCHEMY_DATABASE_URI = normalize_database_url(
+        os.environ.get("DATABASE_URL", "sqlite:///eventbook.db")
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = engine_options(SQLALCHEMY_DATABASE_URI)
+
+    # Tokens
+    JWT_ALGORITHM = os.environ.get("ALGORITHM", "HS256")
+    JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=env_int("ACCESS_TOKEN_EXPIRE_MINUTES", 15))
+    JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=env_int("REFRESH_TOKEN_EXPIRE_DAYS", 30))
+    JWT_TOKEN_LOCATION = ["headers"]
+    BCRYPT_ROUNDS = env_int("BCRYPT_ROUNDS", 12)
+
+    # Rate limits
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_STRATEGY = "moving-window"
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "eventbook")
+    # If Redis goes away, keep limiting per process rather than failing requests.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    BOOKING_RATE_LIMIT = os.environ.get("BOOKING_RATE_LIMIT", "5 per minute")
+
+    # HTTP
+    MAX_CONTENT_LENGTH = 1024 * 1024
+    CORS_ORIGINS = env_list("CORS_ORIGINS")
+    TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
+
+    # OpenAPI and its documentation pages
+    API_TITLE = "eventbook"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "docs"
+    OPENAPI_SWAGGER_UI_URL = "/docs/assets/"
+    OPENAPI_SWAGGER_UI_CONFIG = {"validatorUrl": None, "persistAuthorization": True}
+    OPENAPI_REDOC_PATH = "redoc"
+    OPENAPI_REDOC_URL = "https://cdn.jsdelivr.net/npm/redoc@2.1.5/bundles/redoc.standalone.js"
+    API_SPEC_OPTIONS = {
+        "info": {
+            "description": "Book slots at events. Organisers publish events with a "
+            "fixed number of slots; attendees book them, and no slot is ever sold twice.",
+        },
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            }
+        },
+    }
+
+
+def check_production_config(config):
+    """Raise `RuntimeError` if `config` is unsafe for a production process."""
+    if config.get("JWT_ALGORITHM") not in ALLOWED_ALGORITHMS:
+        raise RuntimeError(f"ALGORITHM must be one of {', '.join(ALLOWED_ALGORITHMS)}.")
+    if config.get("DEBUG") or config.get("TESTING"):
+        return
+    key = config.get("SECRET_KEY") or ""
+    if key == DEFAULT_SECRET_KEY or len(key.encode()) < MIN_SECRET_KEY_BYTES:
+        raise RuntimeError(
+            "SECRET_KEY must be set to a random value of at least "
+            f"{MIN_SECRET_KEY_BYTES} bytes in production. Generate one with: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )

@@ -1,0 +1,1 @@
+"""Accounts and tokens: registration, login, refresh-token rotation, logout."""

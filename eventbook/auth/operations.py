@@ -1,0 +1,59 @@
+"""Account workflows; they flush, the caller commits."""
+
+from functools import lru_cache
+
+import bcrypt
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from eventbook.errors import DomainError
+from eventbook.extensions import db
+from eventbook.models import User
+
+
+class EmailTaken(DomainError):
+    message = "Email already registered"
+
+
+class InvalidCredentials(DomainError):
+    status_code = 401
+    message = "Invalid credentials"
+
+
+def register_user(name, email, password):
+    """Create a user; `email` must already be normalised to lower case.
+
+    :raises EmailTaken: another user has this email.
+    """
+    user = User(name=name, email=email)
+    user.set_password(password)
+    db.session.add(user)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise EmailTaken() from None
+    return user
+
+
+@lru_cache(maxsize=4)
+def _dummy_hash(rounds):
+    return bcrypt.hashpw(b"no such user", bcrypt.gensalt(rounds))
+
+
+def authenticate(email, password):
+    """Return the user with these credentials.
+
+    An unknown email costs one bcrypt check too, so response times do not
+    reveal which emails are registered.
+
+    :raises InvalidCredentials: unknown email or wrong password.
+    """
+    user = db.session.scalar(select(User).where(User.email == email))
+    if user is None:
+        bcrypt.checkpw(password.encode(), _dummy_hash(current_app.config["BCRYPT_ROUNDS"]))
+        raise InvalidCredentials()
+    if not user.check_password(password):
+        raise InvalidCredentials()
+    return user

@@ -1,0 +1,67 @@
+from marshmallow import fields, post_load
+from marshmallow.validate import Email, Length
+
+from eventbook.schemas import ByteLength, Schema, Text, password, reject_nul, text
+
+
+class EmailAddress(Text):
+    """An email address, compared and stored in lower case."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validate=[Length(max=255), Email()], **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).lower()
+
+
+class RegisterSchema(Schema):
+    name = text(1, 100, required=True, metadata={"example": "Ada Lovelace"})
+    email = EmailAddress(required=True, metadata={"example": "ada@example.com"})
+    password = password(required=True, metadata={"example": "correct-horse-battery"})
+
+
+class UserSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    name = fields.String(dump_only=True)
+    email = fields.String(dump_only=True)
+    created_at = fields.DateTime(dump_only=True)
+
+
+class LoginSchema(Schema):
+    email = Text(
+        required=True, validate=Length(1, 255), metadata={"example": "user1@test.com"}
+    )
+    password = fields.String(
+        required=True,
+        load_only=True,
+        validate=[reject_nul, ByteLength(1, 72)],
+        metadata={"example": "password123"},
+    )
+
+    @post_load
+    def lower_email(self, data, **kwargs):
+        data["email"] = data["email"].lower()
+        return data
+
+
+class TokenSchema(Schema):
+    access_token = fields.String(dump_only=True)
+    refresh_token = fields.String(dump_only=True)
+    token_type = fields.String(dump_only=True, metadata={"example": "bearer"})
+    expires_in = fields.Integer(
+        dump_only=True, metadata={"description": "Lifetime of the access token in seconds."}
+    )
+
+
+def refresh_token_field(**kwargs):
+    return fields.String(validate=[reject_nul, Length(1, 4096)], **kwargs)
+
+
+class RefreshSchema(Schema):
+    refresh_token = refresh_token_field(required=True)
+
+
+class LogoutSchema(Schema):
+    refresh_token = refresh_token_field(
+        metadata={"description": "Also revoke the login this refresh token belongs to."}
+    )

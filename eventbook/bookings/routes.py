@@ -1,0 +1,69 @@
+from flask import current_app
+from flask.views import MethodView
+from flask_jwt_extended import current_user, get_jwt_identity
+
+from eventbook.api import Blueprint
+from eventbook.bookings import operations
+from eventbook.bookings.schemas import BookingCreateSchema, BookingSchema
+from eventbook.extensions import db, limiter
+from eventbook.schemas import TOTAL_COUNT_HEADER, PageArgs
+
+blp = Blueprint(
+    "bookings", __name__, url_prefix="/bookings", description="Your bookings."
+)
+
+
+def booking_rate_limit():
+    return current_app.config["BOOKING_RATE_LIMIT"]
+
+
+def caller_key():
+    """Rate-limit per user, whatever address the requests come from."""
+    return f"user:{get_jwt_identity()}"
+
+
+@blp.route("")
+class Bookings(MethodView):
+    @blp.login_required
+    @limiter.limit(booking_rate_limit, key_func=caller_key)
+    @blp.arguments(BookingCreateSchema)
+    @blp.response(201, BookingSchema)
+    @blp.documents(404, 413, 415, 429)
+    def post(self, data):
+        """Book a slot of an event.
+
+        Every request counts against the per-user limit (`BOOKING_RATE_LIMIT`,
+        5 per minute by default).
+        """
+        booking = operations.book_event(current_user.id, data["event_id"])
+        db.session.commit()
+        return booking
+
+
+@blp.route("/my")
+class MyBookings(MethodView):
+    @blp.login_required
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, BookingSchema(many=True), headers=TOTAL_COUNT_HEADER)
+    def get(self, args):
+        """List your bookings, newest first, each with its event."""
+        bookings, total = operations.list_bookings(current_user.id, **args)
+        return bookings, {"X-Total-Count": str(total)}
+
+
+@blp.route("/<id:booking_id>")
+class BookingById(MethodView):
+    @blp.login_required
+    @blp.response(200, BookingSchema)
+    @blp.documents(404)
+    def get(self, booking_id):
+        """Return one of your bookings."""
+        return operations.get_booking(current_user.id, booking_id)
+
+    @blp.login_required
+    @blp.response(204)
+    @blp.documents(400, 404)
+    def delete(self, booking_id):
+        """Cancel one of your bookings; its slot is free again."""
+        operations.cancel_booking(current_user.id, booking_id)
+        db.session.commit()

@@ -1,0 +1,1 @@
+"""Events: listing, details, the most booked, and their organisers' changes."""

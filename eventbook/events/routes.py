@@ -1,0 +1,79 @@
+from flask.views import MethodView
+from flask_jwt_extended import current_user
+
+from eventbook.api import Blueprint
+from eventbook.events import operations
+from eventbook.events.schemas import (
+    EventCreateSchema,
+    EventListArgs,
+    EventSchema,
+    EventUpdateSchema,
+    TopBookedArgs,
+)
+from eventbook.extensions import db
+from eventbook.schemas import TOTAL_COUNT_HEADER
+
+blp = Blueprint(
+    "events", __name__, url_prefix="/events", description="Events and their free slots."
+)
+
+
+@blp.route("")
+class Events(MethodView):
+    @blp.arguments(EventListArgs, location="query")
+    @blp.response(200, EventSchema(many=True), headers=TOTAL_COUNT_HEADER)
+    def get(self, args):
+        """List events by date.
+
+        Filter with `upcoming=true` and `q` (title or location, any case);
+        the `X-Total-Count` header gives the number of matches.
+        """
+        events, total = operations.list_events(**args)
+        return events, {"X-Total-Count": str(total)}
+
+    @blp.login_required
+    @blp.arguments(EventCreateSchema)
+    @blp.response(201, EventSchema)
+    @blp.documents(413, 415)
+    def post(self, data):
+        """Create an event organised by the caller."""
+        event = operations.create_event(current_user.id, **data)
+        db.session.commit()
+        return event
+
+
+@blp.route("/top-booked")
+class TopBookedEvents(MethodView):
+    @blp.arguments(TopBookedArgs, location="query")
+    @blp.response(200, EventSchema(many=True))
+    def get(self, args):
+        """List the most booked events, most bookings first (ties by id)."""
+        return operations.top_booked(**args)
+
+
+@blp.route("/<id:event_id>")
+class EventById(MethodView):
+    @blp.response(200, EventSchema)
+    @blp.documents(404)
+    def get(self, event_id):
+        """Return one event."""
+        return operations.get_event(event_id)
+
+    @blp.login_required
+    @blp.arguments(EventUpdateSchema)
+    @blp.response(200, EventSchema)
+    @blp.documents(403, 404, 413, 415)
+    def patch(self, data, event_id):
+        """Change an event you organise; absent fields stay as they are."""
+        event = operations.get_own_event(event_id, current_user.id)
+        operations.update_event(event, data)
+        db.session.commit()
+        return event
+
+    @blp.login_required
+    @blp.response(204)
+    @blp.documents(403, 404)
+    def delete(self, event_id):
+        """Delete an event you organise, with its bookings."""
+        operations.delete_event(operations.get_own_event(event_id, current_user.id))
+        db.session.commit()

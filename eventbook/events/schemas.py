@@ -1,0 +1,87 @@
+from marshmallow import ValidationError, fields
+from marshmallow.validate import URL, Length, Range
+
+from eventbook.models import utcnow
+from eventbook.schemas import PageArgs, Schema, Text, Timestamp, text
+
+MAX_SLOTS = 1_000_000
+
+
+def in_the_future(value):
+    if value <= utcnow():
+        raise ValidationError("Must be in the future.")
+    return value
+
+
+def _image_url(**kwargs):
+    return Text(
+        allow_none=True,
+        validate=[Length(max=500), URL(schemes={"http", "https"})],
+        metadata={"example": "https://picsum.photos/seed/conference/800/600"},
+        **kwargs,
+    )
+
+
+class EventSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    title = fields.String(dump_only=True)
+    description = fields.String(dump_only=True, allow_none=True)
+    location = fields.String(dump_only=True)
+    event_date = fields.DateTime(dump_only=True)
+    total_slots = fields.Integer(dump_only=True)
+    image_url = fields.String(dump_only=True, allow_none=True)
+    organizer_id = fields.Integer(dump_only=True, allow_none=True)
+    created_at = fields.DateTime(dump_only=True)
+    booking_count = fields.Integer(dump_only=True)
+    available_slots = fields.Integer(dump_only=True)
+
+
+class EventCreateSchema(Schema):
+    title = text(1, 200, required=True, metadata={"example": "Tech Conference 2027"})
+    description = text(
+        0, 5000, allow_none=True, metadata={"example": "Talks and workshops."}
+    )
+    location = text(1, 255, required=True, metadata={"example": "Convention Center"})
+    event_date = Timestamp(
+        required=True,
+        validate=in_the_future,
+        metadata={
+            "description": "Must be in the future; without an offset it is read as UTC.",
+            "example": "2027-07-15T10:00:00+00:00",
+        },
+    )
+    total_slots = fields.Integer(
+        strict=True, required=True, validate=Range(1, MAX_SLOTS), metadata={"example": 100}
+    )
+    image_url = _image_url()
+
+
+class EventUpdateSchema(Schema):
+    """Any subset of the fields of an event; absent fields are left unchanged."""
+
+    title = text(1, 200)
+    description = text(0, 5000, allow_none=True)
+    location = text(1, 255)
+    event_date = Timestamp(validate=in_the_future)
+    total_slots = fields.Integer(
+        strict=True,
+        validate=Range(1, MAX_SLOTS),
+        metadata={"description": "Cannot be lower than the number of bookings."},
+    )
+    image_url = _image_url()
+
+
+class EventListArgs(PageArgs):
+    upcoming = fields.Boolean(
+        load_default=False, metadata={"description": "Only events that have not started."}
+    )
+    q = text(
+        1, 200, metadata={"description": "Text to find in the title or location, any case."}
+    )
+
+
+class TopBookedArgs(Schema):
+    limit = fields.Integer(load_default=3, validate=Range(1, 50))
+    upcoming = fields.Boolean(
+        load_default=False, metadata={"description": "Only events that have not started."}
+    )

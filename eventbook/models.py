@@ -1,0 +1,166 @@
+"""Database models: users, their login token families, events and bookings."""
+
+import uuid
+from datetime import datetime, timezone
+
+import bcrypt
+from flask import current_app
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from eventbook.extensions import db
+
+
+def utcnow():
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware datetime stored in UTC.
+
+    PostgreSQL keeps the offset (timestamptz); SQLite has no time zones, so
+    values are stored as naive UTC and given back their UTC offset on load.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; eventbook stores aware datetimes only")
+        value = value.astimezone(timezone.utc)
+        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(255), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def set_password(self, password):
+        rounds = current_app.config["BCRYPT_ROUNDS"]
+        self.password_hash = bcrypt.hashpw(
+            password.encode(), bcrypt.gensalt(rounds)
+        ).decode()
+
+    def check_password(self, password):
+        return bcrypt.checkpw(password.encode(), self.password_hash.encode())
+
+    def __repr__(self):
+        return f"<User {self.id} {self.email}>"
+
+
+def new_family_id():
+    return uuid.uuid4().hex
+
+
+class TokenFamily(db.Model):
+    """One login: the refresh tokens rotated from it and the access tokens it issued.
+
+    Only the newest refresh token of a family is valid (`refresh_jti`).
+    Revoking the family logs that login out everywhere.
+    """
+
+    __tablename__ = "token_families"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_family_id)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    refresh_jti: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(lazy="raise_on_sql")
+
+    @property
+    def is_active(self):
+        return self.revoked_at is None and self.expires_at > utcnow()
+
+
+class Event(db.Model):
+    __tablename__ = "events"
+    __table_args__ = (
+        CheckConstraint(
+            "total_slots >= 1 AND total_slots <= 1000000", name="total_slots_range"
+        ),
+        CheckConstraint(
+            "booked_count >= 0 AND booked_count <= total_slots", name="booked_count_range"
+        ),
+        Index("ix_events_event_date_id", "event_date", "id"),
+        Index("ix_events_booked_count_id", "booked_count", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+    location: Mapped[str] = mapped_column(String(255))
+    event_date: Mapped[datetime] = mapped_column(UTCDateTime)
+    total_slots: Mapped[int] = mapped_column(Integer)
+    # Maintained by the booking operations in the same transaction as the
+    # booking rows; the CHECK above makes overselling impossible.
+    booked_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    image_url: Mapped[str | None] = mapped_column(String(500))
+    organizer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def booking_count(self):
+        return self.booked_count
+
+    @property
+    def available_slots(self):
+        return self.total_slots - self.booked_count
+
+    def has_taken_place(self, now=None):
+        return self.event_date <= (now or utcnow())
+
+    def __repr__(self):
+        return f"<Event {self.id} {self.title!r}>"
+
+
+class Booking(db.Model):
+    __tablename__ = "bookings"
+    __table_args__ = (
+        UniqueConstraint("user_id", "event_id"),
+        Index("ix_bookings_user_id_created_at", "user_id", "created_at"),
+        Index("ix_bookings_event_id", "event_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # A user with bookings cannot be deleted behind the counters' back; an
+    # event takes its bookings with it.
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    event: Mapped[Event] = relationship(lazy="raise_on_sql")
+
+    def __repr__(self):
+        return f"<Booking {self.id} user={self.user_id} event={self.event_id}>"

@@ -1,0 +1,1 @@
+"""Service information, health checks and the documentation pages' assets."""

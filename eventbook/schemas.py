@@ -1,0 +1,108 @@
+"""Schema pieces shared by every resource: the error body, fields, pagination."""
+
+from datetime import timezone
+
+import marshmallow as ma
+from marshmallow import fields
+from marshmallow.validate import Length, Range, Validator
+
+# Ids are PostgreSQL INTEGERs; anything larger can name no row.
+MAX_ID = 2**31 - 1
+MAX_SKIP = 2**31 - 1
+
+
+class Schema(ma.Schema):
+    """Base schema: unknown input fields are refused."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+
+class ByteLength(Validator):
+    """Validate the length of a string in UTF-8 bytes."""
+
+    def __init__(self, min, max):
+        self.min = min
+        self.max = max
+
+    def __call__(self, value):
+        size = len(value.encode("utf-8", "surrogatepass"))
+        if not self.min <= size <= self.max:
+            raise ma.ValidationError(
+                f"Length must be between {self.min} and {self.max} bytes in UTF-8."
+            )
+        return value
+
+
+def reject_nul(value):
+    if "\x00" in value:
+        raise ma.ValidationError("Must not contain NUL characters.")
+    return value
+
+
+class Text(fields.String):
+    """A string with surrounding whitespace removed; NUL characters are refused."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return reject_nul(super()._deserialize(value, attr, data, **kwargs)).strip()
+
+
+def text(min_length, max_length, **kwargs):
+    """Return a `Text` field holding between `min_length` and `max_length` characters."""
+    return Text(validate=Length(min_length, max_length), **kwargs)
+
+
+def password(**kwargs):
+    """Return a password field: 8 to 72 bytes, the most bcrypt can hash."""
+    return fields.String(
+        load_only=True, validate=[reject_nul, ByteLength(8, 72)], **kwargs
+    )
+
+
+def identifier(**kwargs):
+    return fields.Integer(strict=True, validate=Range(1, MAX_ID), **kwargs)
+
+
+class Timestamp(fields.AwareDateTime):
+    """A datetime converted to UTC; input without an offset is read as UTC."""
+
+    def __init__(self, **kwargs):
+        super().__init__(default_timezone=timezone.utc, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).astimezone(timezone.utc)
+
+
+class ErrorSchema(Schema):
+    error = fields.Boolean(required=True, metadata={"example": True})
+    message = fields.String(required=True, metadata={"example": "Event not found"})
+    status_code = fields.Integer(required=True, metadata={"example": 404})
+    errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        metadata={
+            "description": "Present on validation failures: messages per input field.",
+            "example": {"title": ["Missing data for required field."]},
+        },
+    )
+
+
+class PageArgs(Schema):
+    skip = fields.Integer(
+        load_default=0,
+        validate=Range(0, MAX_SKIP),
+        metadata={"description": "Number of items to skip."},
+    )
+    limit = fields.Integer(
+        load_default=20,
+        validate=Range(1, 100),
+        metadata={"description": "Number of items to return (1-100)."},
+    )
+
+
+TOTAL_COUNT_HEADER = {
+    "X-Total-Count": {
+        "description": "Number of items matching the query, ignoring skip and limit.",
+        "schema": {"type": "integer"},
+    }
+}

@@ -1,0 +1,181 @@
+"""Fixtures: an application per test on SQLite and, when configured, PostgreSQL.
+
+`TEST_DATABASE_URL` names a PostgreSQL server (and a database to connect to
+for administration); the tests create their own throwaway databases on it
+and drop them afterwards. `TEST_REDIS_URL` names a Redis database the tests
+may use; they only touch keys under their own prefix. Without these
+variables the tests that need them are skipped, unless
+`TEST_REQUIRE_SERVICES=1`, which makes a missing service an error.
+"""
+
+import os
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+
+from eventbook import create_app
+from eventbook.auth.tokens import issue_tokens
+from eventbook.extensions import db
+from eventbook.models import Event, User, utcnow
+from tests import services
+
+TEST_SETTINGS = {
+    "TESTING": True,
+    "SECRET_KEY": "test-secret-key-0123456789abcdef0123456789abcdef",
+    "BCRYPT_ROUNDS": 4,
+    "RATELIMIT_STORAGE_URI": "memory://",
+    # Tests of other behaviour book freely; the limit has tests of its own.
+    "BOOKING_RATE_LIMIT": "1000 per minute",
+}
+PASSWORD = "password123"
+
+BACKENDS = [
+    "sqlite",
+    pytest.param("postgresql", marks=pytest.mark.postgresql),
+]
+
+
+@pytest.fixture(scope="session")
+def postgresql_server():
+    """The admin URL of the PostgreSQL server given by TEST_DATABASE_URL."""
+    return services.require_postgresql()
+
+
+@pytest.fixture(scope="session")
+def postgresql_database(postgresql_server):
+    """One throwaway database shared by the PostgreSQL runs of the suite."""
+    with services.throwaway_database(postgresql_server) as url:
+        app = create_app({**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": url})
+        with app.app_context():
+            db.create_all()
+            db.engine.dispose()
+        yield url
+
+
+@pytest.fixture
+def fresh_postgresql_database(postgresql_server):
+    """An empty PostgreSQL database of its own, dropped after the test."""
+    with services.throwaway_database(postgresql_server) as url:
+        yield url
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'eventbook.db'}"
+    return request.getfixturevalue("postgresql_database")
+
+
+@pytest.fixture
+def settings(database_url):
+    """The settings `app` is created with; a test may override some first."""
+    return {**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": database_url}
+
+
+@pytest.fixture
+def app(settings):
+    app = create_app(settings)
+    with app.app_context():
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        if db.engine.dialect.name == "postgresql":
+            tables = ", ".join(table.name for table in db.metadata.sorted_tables)
+            with db.engine.begin() as connection:
+                connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def ctx(app):
+    """An application context, for tests that use the database directly."""
+    with app.app_context():
+        yield
+
+
+@pytest.fixture
+def make_user(app):
+    counter = iter(range(1, 1_000_000))
+
+    def make_user(**overrides):
+        n = next(counter)
+        fields = {"name": f"User {n}", "email": f"user{n}@example.com", **overrides}
+        password = fields.pop("password", PASSWORD)
+        with app.app_context():
+            user = User(**fields)
+            user.set_password(password)
+            db.session.add(user)
+            db.session.commit()
+            return user
+
+    return make_user
+
+
+@pytest.fixture
+def make_event(app):
+    def make_event(**overrides):
+        fields = {
+            "title": "Test event",
+            "location": "Test hall",
+            "event_date": utcnow() + timedelta(days=7),
+            "total_slots": 10,
+            **overrides,
+        }
+        with app.app_context():
+            event = Event(**fields)
+            db.session.add(event)
+            db.session.commit()
+            return event
+
+    return make_event
+
+
+@pytest.fixture
+def tokens_for(app):
+    """Log `user` in (a new token family) and return its token pair."""
+
+    def tokens_for(user):
+        with app.app_context():
+            pair = issue_tokens(user)
+            db.session.commit()
+            return pair
+
+    return tokens_for
+
+
+@pytest.fixture
+def auth_headers(tokens_for):
+    def auth_headers(user):
+        return {"Authorization": f"Bearer {tokens_for(user)['access_token']}"}
+
+    return auth_headers
+
+
+@pytest.fixture
+def redis_url():
+    return services.require_redis()
+
+
+def pytest_report_header(config):
+    return [
+        f"PostgreSQL: {services.describe(os.environ.get('TEST_DATABASE_URL'))}",
+        f"Redis: {services.describe(os.environ.get('TEST_REDIS_URL'))}",
+    ]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """With TEST_REQUIRE_SERVICES=1 a skipped PostgreSQL or Redis test fails."""
+    report = yield
+    needs_service = item.get_closest_marker("postgresql") or item.get_closest_marker("redis")
+    if report.skipped and needs_service and os.environ.get("TEST_REQUIRE_SERVICES") == "1":
+        report.outcome = "failed"
+        report.longrepr = f"skipped although TEST_REQUIRE_SERVICES=1: {report.longrepr}"
+    return report

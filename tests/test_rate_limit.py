@@ -1,0 +1,48 @@
+"""The per-user booking limit, in one process."""
+
+import pytest
+
+
+@pytest.fixture
+def settings(settings):
+    return {**settings, "BOOKING_RATE_LIMIT": "5 per minute"}
+
+
+def book(client, headers, event_id):
+    return client.post("/bookings", json={"event_id": event_id}, headers=headers)
+
+
+def test_the_sixth_booking_request_in_a_minute_is_429(client, make_user, auth_headers, make_event):
+    headers = auth_headers(make_user())
+    statuses = [book(client, headers, make_event().id).status_code for _ in range(5)]
+    assert statuses == [201] * 5
+    response = book(client, headers, make_event().id)
+    assert response.status_code == 429
+    assert response.get_json() == {
+        "error": True,
+        "message": "Too many requests: the limit is 5 per 1 minute",
+        "status_code": 429,
+    }
+    assert 0 < int(response.headers["Retry-After"]) <= 60
+    assert response.headers["X-RateLimit-Limit"] == "5"
+    assert response.headers["X-RateLimit-Remaining"] == "0"
+
+
+def test_every_request_counts_even_refused_ones(client, make_user, auth_headers):
+    headers = auth_headers(make_user())
+    assert [book(client, headers, 999).status_code for _ in range(5)] == [404] * 5
+    assert book(client, headers, 999).status_code == 429
+
+
+def test_the_limit_is_per_user(client, make_user, auth_headers, make_event):
+    event = make_event()
+    greedy = auth_headers(make_user())
+    for _ in range(6):
+        book(client, greedy, event.id)
+    assert book(client, auth_headers(make_user()), event.id).status_code == 201
+
+
+def test_limit_headers_are_sent_on_success(client, make_user, auth_headers, make_event):
+    response = book(client, auth_headers(make_user()), make_event().id)
+    assert response.headers["X-RateLimit-Limit"] == "5"
+    assert response.headers["X-RateLimit-Remaining"] == "4"

@@ -1,0 +1,47 @@
+"""The booking limit holds across processes when they share Redis storage."""
+
+import uuid
+
+import pytest
+import redis
+
+from tests.live import call, gunicorn
+
+pytestmark = [pytest.mark.postgresql, pytest.mark.redis, pytest.mark.live]
+
+
+@pytest.fixture
+def database_url(fresh_postgresql_database):
+    return fresh_postgresql_database
+
+
+@pytest.fixture
+def key_prefix(redis_url):
+    prefix = f"eventbook-test-{uuid.uuid4().hex}"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(f"*{prefix}*"):
+        client.delete(key)
+
+
+@pytest.mark.parametrize("storage", ["redis", "memory"])
+def test_limits_hold_across_processes_only_with_shared_storage(
+    app, database_url, redis_url, key_prefix, make_user, make_event, auth_headers, storage
+):
+    headers = auth_headers(make_user())
+    event_ids = [make_event().id for _ in range(6)]
+    environment = {
+        "RATELIMIT_STORAGE_URI": redis_url if storage == "redis" else "memory://",
+        "RATELIMIT_KEY_PREFIX": key_prefix,
+        "BOOKING_RATE_LIMIT": "5 per minute",
+    }
+    with gunicorn(database_url, **environment) as first, gunicorn(database_url, **environment) as second:
+        statuses = [
+            call("POST", f"{(first, second)[n % 2]}/bookings", {"event_id": event_ids[n]}, headers)[0]
+            for n in range(6)
+        ]
+    if storage == "redis":
+        assert sorted(statuses) == [201] * 5 + [429]
+    else:
+        # The control: with per-process memory each process grants its own 5.
+        assert statuses == [201] * 6
