@@ -14,6 +14,10 @@ run: $(VENV)/.runtime .env
 test: $(VENV)/.dev
 	$(BIN)/pytest
 
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 

@@ -38,9 +38,7 @@ class Blueprint(flask_smorest.Blueprint):
 
         def decorator(func):
             for status_code in status_codes:
-                func = self.alt_response(status_code, response=_RESPONSE_NAMES[status_code])(
-                    func
-                )
+                func = self.alt_response(status_code, response=_RESPONSE_NAMES[status_code])(func)
             return func
 
         return decorator

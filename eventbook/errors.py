@@ -88,11 +88,7 @@ def error_response_for_http_exception(error, request):
             message = error.description  # a message given to abort()
         else:
             message = MESSAGES.get(error.code, error.name)
-    headers = {
-        name: value
-        for name, value in error.get_headers()
-        if name.lower() != "content-type"
-    }
+    headers = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
     headers.update(data.get("headers") or {})
     return error_response(error.code, message, errors, headers)
 

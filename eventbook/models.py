@@ -1,7 +1,7 @@
 """Database models: users, their login token families, events and bookings."""
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import bcrypt
 from flask import current_app
@@ -22,7 +22,7 @@ from eventbook.extensions import db
 
 
 def utcnow():
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator):
@@ -40,15 +40,15 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given; eventbook stores aware datetimes only")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
 
     def process_result_value(self, value, dialect):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 class User(db.Model):
@@ -62,9 +62,7 @@ class User(db.Model):
 
     def set_password(self, password):
         rounds = current_app.config["BCRYPT_ROUNDS"]
-        self.password_hash = bcrypt.hashpw(
-            password.encode(), bcrypt.gensalt(rounds)
-        ).decode()
+        self.password_hash = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds)).decode()
 
     def check_password(self, password):
         return bcrypt.checkpw(password.encode(), self.password_hash.encode())
@@ -87,9 +85,7 @@ class TokenFamily(db.Model):
     __tablename__ = "token_families"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_family_id)
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     refresh_jti: Mapped[str] = mapped_column(String(36))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -105,9 +101,7 @@ class TokenFamily(db.Model):
 class Event(db.Model):
     __tablename__ = "events"
     __table_args__ = (
-        CheckConstraint(
-            "total_slots >= 1 AND total_slots <= 1000000", name="total_slots_range"
-        ),
+        CheckConstraint("total_slots >= 1 AND total_slots <= 1000000", name="total_slots_range"),
         CheckConstraint(
             "booked_count >= 0 AND booked_count <= total_slots", name="booked_count_range"
         ),

@@ -1,6 +1,6 @@
 """Schema pieces shared by every resource: the error body, fields, pagination."""
 
-from datetime import timezone
+from datetime import UTC
 
 import marshmallow as ma
 from marshmallow import fields
@@ -54,9 +54,7 @@ def text(min_length, max_length, **kwargs):
 
 def password(**kwargs):
     """Return a password field: 8 to 72 bytes, the most bcrypt can hash."""
-    return fields.String(
-        load_only=True, validate=[reject_nul, ByteLength(8, 72)], **kwargs
-    )
+    return fields.String(load_only=True, validate=[reject_nul, ByteLength(8, 72)], **kwargs)
 
 
 def identifier(**kwargs):
@@ -67,10 +65,10 @@ class Timestamp(fields.AwareDateTime):
     """A datetime converted to UTC; input without an offset is read as UTC."""
 
     def __init__(self, **kwargs):
-        super().__init__(default_timezone=timezone.utc, **kwargs)
+        super().__init__(default_timezone=UTC, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        return super()._deserialize(value, attr, data, **kwargs).astimezone(timezone.utc)
+        return super()._deserialize(value, attr, data, **kwargs).astimezone(UTC)
 
 
 class ErrorSchema(Schema):

@@ -56,8 +56,10 @@ def throwaway_database(server_url):
     with _admin_connection(server_url) as cursor:
         cursor.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield make_url(normalize_database_url(server_url)).set(database=name).render_as_string(
-            hide_password=False
+        yield (
+            make_url(normalize_database_url(server_url))
+            .set(database=name)
+            .render_as_string(hide_password=False)
         )
     finally:
         with _admin_connection(server_url) as cursor:

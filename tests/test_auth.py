@@ -4,7 +4,12 @@ from tests.conftest import PASSWORD
 
 
 def register(client, **overrides):
-    body = {"name": "Ada Lovelace", "email": "ada@example.com", "password": "s3cret-pass", **overrides}
+    body = {
+        "name": "Ada Lovelace",
+        "email": "ada@example.com",
+        "password": "s3cret-pass",
+        **overrides,
+    }
     return client.post("/auth/register", json=body)
 
 
@@ -85,12 +90,20 @@ def test_login_returns_a_bearer_token_pair(client, make_user):
     assert response.headers["Cache-Control"] == "no-store"
 
 
-@pytest.mark.parametrize("email, password", [("user1@example.com", "wrong-password"), ("nobody@example.com", PASSWORD)])
-def test_login_gives_one_answer_for_unknown_email_and_wrong_password(client, make_user, email, password):
+@pytest.mark.parametrize(
+    "email, password", [("user1@example.com", "wrong-password"), ("nobody@example.com", PASSWORD)]
+)
+def test_login_gives_one_answer_for_unknown_email_and_wrong_password(
+    client, make_user, email, password
+):
     make_user()
     response = login(client, email, password)
     assert response.status_code == 401
-    assert response.get_json() == {"error": True, "message": "Invalid credentials", "status_code": 401}
+    assert response.get_json() == {
+        "error": True,
+        "message": "Invalid credentials",
+        "status_code": 401,
+    }
 
 
 def test_me_returns_the_caller(client, make_user, auth_headers):
@@ -120,7 +133,10 @@ def test_a_rotated_refresh_token_stops_working_and_revokes_its_login(client, mak
     assert replay.status_code == 401
     assert replay.get_json()["message"] == "Token has been revoked"
     # Whoever holds the newer tokens of that login is logged out too.
-    assert client.post("/auth/refresh", json={"refresh_token": fresh["refresh_token"]}).status_code == 401
+    assert (
+        client.post("/auth/refresh", json={"refresh_token": fresh["refresh_token"]}).status_code
+        == 401
+    )
     assert client.get("/auth/me", headers=bearer(fresh["access_token"])).status_code == 401
 
 
@@ -131,7 +147,10 @@ def test_reuse_in_one_login_leaves_other_logins_alone(client, make_user):
     client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
     client.post("/auth/refresh", json={"refresh_token": first["refresh_token"]})
     assert client.get("/auth/me", headers=bearer(second["access_token"])).status_code == 200
-    assert client.post("/auth/refresh", json={"refresh_token": second["refresh_token"]}).status_code == 200
+    assert (
+        client.post("/auth/refresh", json={"refresh_token": second["refresh_token"]}).status_code
+        == 200
+    )
 
 
 def test_an_access_token_is_not_a_refresh_token(client, make_user):
@@ -179,7 +198,10 @@ def test_logout_also_revokes_the_refresh_token_it_is_given(client, make_user):
         json={"refresh_token": second["refresh_token"]},
     )
     assert response.status_code == 204
-    assert client.post("/auth/refresh", json={"refresh_token": second["refresh_token"]}).status_code == 401
+    assert (
+        client.post("/auth/refresh", json={"refresh_token": second["refresh_token"]}).status_code
+        == 401
+    )
 
 
 def test_logout_refuses_another_users_refresh_token(client, make_user):
@@ -191,7 +213,10 @@ def test_logout_refuses_another_users_refresh_token(client, make_user):
         json={"refresh_token": theirs["refresh_token"]},
     )
     assert response.status_code == 401
-    assert client.post("/auth/refresh", json={"refresh_token": theirs["refresh_token"]}).status_code == 200
+    assert (
+        client.post("/auth/refresh", json={"refresh_token": theirs["refresh_token"]}).status_code
+        == 200
+    )
 
 
 def test_logout_needs_an_access_token(client):

@@ -68,7 +68,10 @@ def test_already_booked_wins_over_full(client, make_user, auth_headers, make_eve
     headers = auth_headers(make_user())
     event = make_event(total_slots=1)
     book(client, headers, event.id)
-    assert book(client, headers, event.id).get_json()["message"] == "You have already booked this event"
+    assert (
+        book(client, headers, event.id).get_json()["message"]
+        == "You have already booked this event"
+    )
 
 
 @pytest.mark.parametrize(
@@ -94,7 +97,9 @@ def test_booking_needs_a_login(client, make_event):
     assert client.post("/bookings", json={"event_id": event.id}).status_code == 401
 
 
-def test_my_bookings_are_newest_first_with_their_events(client, make_user, auth_headers, make_event):
+def test_my_bookings_are_newest_first_with_their_events(
+    client, make_user, auth_headers, make_event
+):
     headers = auth_headers(make_user())
     first, second = make_event(title="first"), make_event(title="second")
     book(client, headers, first.id)
@@ -126,9 +131,15 @@ def test_get_booking_by_its_owner(client, make_user, auth_headers, make_event):
 @pytest.mark.parametrize("method", ["get", "delete"])
 def test_another_users_booking_is_404(client, make_user, auth_headers, make_event, method):
     booking = book(client, auth_headers(make_user()), make_event().id).get_json()
-    response = getattr(client, method)(f"/bookings/{booking['id']}", headers=auth_headers(make_user()))
+    response = getattr(client, method)(
+        f"/bookings/{booking['id']}", headers=auth_headers(make_user())
+    )
     assert response.status_code == 404
-    assert response.get_json() == {"error": True, "message": "Booking not found", "status_code": 404}
+    assert response.get_json() == {
+        "error": True,
+        "message": "Booking not found",
+        "status_code": 404,
+    }
 
 
 def test_cancel_frees_the_slot(app, client, make_user, auth_headers, make_event):

@@ -44,7 +44,9 @@ def test_a_body_that_is_not_json_is_415(client):
 def test_a_json_value_that_is_not_an_object_is_a_validation_error(client):
     response = client.post("/auth/login", json=["a", "b"])
     assert response.status_code == 400
-    assert response.get_json() == error(400, "Validation failed", errors={"_schema": ["Invalid input type."]})
+    assert response.get_json() == error(
+        400, "Validation failed", errors={"_schema": ["Invalid input type."]}
+    )
 
 
 def test_an_oversized_body_is_413(client):
@@ -90,7 +92,9 @@ def test_an_expired_token_is_401(app, client, make_user, tokens_for):
     "token",
     [
         "not-a-jwt",
-        pyjwt.encode({"sub": "1", "type": "access"}, "another-key-another-key-another-key", algorithm="HS256"),
+        pyjwt.encode(
+            {"sub": "1", "type": "access"}, "another-key-another-key-another-key", algorithm="HS256"
+        ),
         pyjwt.encode({"sub": "1", "type": "access"}, None, algorithm="none"),
     ],
 )
@@ -132,7 +136,10 @@ def test_every_response_has_a_request_id(client, path):
 
 
 def test_a_sane_incoming_request_id_is_kept(client):
-    assert client.get("/health", headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"] == "abc-123"
+    assert (
+        client.get("/health", headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"]
+        == "abc-123"
+    )
 
 
 @pytest.mark.parametrize("incoming", ["", "x" * 200, "bad id", "evil\u00e9"])

@@ -6,8 +6,17 @@ from eventbook.extensions import db
 from eventbook.models import Booking, Event, utcnow
 
 EVENT_FIELDS = {
-    "id", "title", "description", "location", "event_date", "total_slots", "image_url",
-    "organizer_id", "created_at", "booking_count", "available_slots",
+    "id",
+    "title",
+    "description",
+    "location",
+    "event_date",
+    "total_slots",
+    "image_url",
+    "organizer_id",
+    "created_at",
+    "booking_count",
+    "available_slots",
 }
 
 
@@ -45,8 +54,14 @@ def test_list_pages_with_skip_and_limit(client, make_event):
 
 @pytest.mark.parametrize(
     "query, field",
-    [("skip=-1", "skip"), ("limit=0", "limit"), ("limit=101", "limit"), ("limit=abc", "limit"),
-     ("skip=99999999999999999999", "skip"), ("upcoming=maybe", "upcoming")],
+    [
+        ("skip=-1", "skip"),
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=abc", "limit"),
+        ("skip=99999999999999999999", "skip"),
+        ("upcoming=maybe", "upcoming"),
+    ],
 )
 def test_list_rejects_bad_paging(client, query, field):
     response = client.get(f"/events?{query}")
@@ -86,7 +101,9 @@ def test_get_returns_the_event_with_its_counts(client, make_event):
     assert body["event_date"].endswith("+00:00")
 
 
-@pytest.mark.parametrize("path", ["/events/999", "/events/0", "/events/99999999999999999999", "/events/abc"])
+@pytest.mark.parametrize(
+    "path", ["/events/999", "/events/0", "/events/99999999999999999999", "/events/abc"]
+)
 def test_get_unknown_event_is_404(client, path):
     response = client.get(path)
     assert response.status_code == 404
@@ -95,7 +112,9 @@ def test_get_unknown_event_is_404(client, path):
 
 def test_get_missing_event_says_so(client):
     assert client.get("/events/999").get_json() == {
-        "error": True, "message": "Event not found", "status_code": 404,
+        "error": True,
+        "message": "Event not found",
+        "status_code": 404,
     }
 
 
@@ -180,7 +199,9 @@ def test_create_converts_offsets_to_utc(client, make_user, auth_headers):
     ],
 )
 def test_create_rejects_invalid_input(client, make_user, auth_headers, overrides, field):
-    response = client.post("/events", json=new_event(**overrides), headers=auth_headers(make_user()))
+    response = client.post(
+        "/events", json=new_event(**overrides), headers=auth_headers(make_user())
+    )
     assert response.status_code == 400
     assert field in response.get_json()["errors"]
 
@@ -197,7 +218,9 @@ def test_patch_changes_only_the_given_fields(client, make_user, auth_headers, ma
     organizer = make_user()
     event = make_event(organizer_id=organizer.id, title="Old", location="Hall A")
     response = client.patch(
-        f"/events/{event.id}", json={"title": "New", "description": None}, headers=auth_headers(organizer)
+        f"/events/{event.id}",
+        json={"title": "New", "description": None},
+        headers=auth_headers(organizer),
     )
     assert response.status_code == 200
     body = response.get_json()
@@ -206,15 +229,21 @@ def test_patch_changes_only_the_given_fields(client, make_user, auth_headers, ma
 
 def test_patch_by_someone_else_is_403(client, make_user, auth_headers, make_event):
     event = make_event(organizer_id=make_user().id)
-    response = client.patch(f"/events/{event.id}", json={"title": "Mine"}, headers=auth_headers(make_user()))
+    response = client.patch(
+        f"/events/{event.id}", json={"title": "Mine"}, headers=auth_headers(make_user())
+    )
     assert response.status_code == 403
     assert client.get(f"/events/{event.id}").get_json()["title"] == "Test event"
 
 
-def test_seeded_events_without_organizer_cannot_be_changed(client, make_user, auth_headers, make_event):
+def test_seeded_events_without_organizer_cannot_be_changed(
+    client, make_user, auth_headers, make_event
+):
     event = make_event(organizer_id=None)
     headers = auth_headers(make_user())
-    assert client.patch(f"/events/{event.id}", json={"title": "x"}, headers=headers).status_code == 403
+    assert (
+        client.patch(f"/events/{event.id}", json={"title": "x"}, headers=headers).status_code == 403
+    )
     assert client.delete(f"/events/{event.id}", headers=headers).status_code == 403
 
 
@@ -229,11 +258,19 @@ def test_patch_cannot_drop_slots_below_bookings(client, make_user, auth_headers,
     headers = auth_headers(organizer)
     response = client.patch(f"/events/{event.id}", json={"total_slots": 3}, headers=headers)
     assert response.status_code == 400
-    assert response.get_json()["message"] == "total_slots cannot be lower than the number of bookings (4)"
-    assert client.patch(f"/events/{event.id}", json={"total_slots": 4}, headers=headers).status_code == 200
+    assert (
+        response.get_json()["message"]
+        == "total_slots cannot be lower than the number of bookings (4)"
+    )
+    assert (
+        client.patch(f"/events/{event.id}", json={"total_slots": 4}, headers=headers).status_code
+        == 200
+    )
 
 
-@pytest.mark.parametrize("body", [{"booked_count": 0}, {"organizer_id": 2}, {"event_date": "2001-01-01T00:00:00Z"}])
+@pytest.mark.parametrize(
+    "body", [{"booked_count": 0}, {"organizer_id": 2}, {"event_date": "2001-01-01T00:00:00Z"}]
+)
 def test_patch_rejects_invalid_input(client, make_user, auth_headers, make_event, body):
     organizer = make_user()
     event = make_event(organizer_id=organizer.id)
@@ -241,7 +278,9 @@ def test_patch_rejects_invalid_input(client, make_user, auth_headers, make_event
     assert response.status_code == 400
 
 
-def test_delete_removes_the_event_and_its_bookings(app, client, make_user, auth_headers, make_event):
+def test_delete_removes_the_event_and_its_bookings(
+    app, client, make_user, auth_headers, make_event
+):
     organizer, attendee = make_user(), make_user()
     event = make_event(organizer_id=organizer.id)
     client.post("/bookings", json={"event_id": event.id}, headers=auth_headers(attendee))
@@ -255,5 +294,7 @@ def test_delete_removes_the_event_and_its_bookings(app, client, make_user, auth_
 
 def test_delete_by_someone_else_is_403(client, make_user, auth_headers, make_event):
     event = make_event(organizer_id=make_user().id)
-    assert client.delete(f"/events/{event.id}", headers=auth_headers(make_user())).status_code == 403
+    assert (
+        client.delete(f"/events/{event.id}", headers=auth_headers(make_user())).status_code == 403
+    )
     assert client.get(f"/events/{event.id}").status_code == 200

@@ -55,7 +55,9 @@ def test_openapi_document_has_the_bearer_scheme_on_protected_operations(client):
     spec = client.get("/openapi.json").get_json()
     assert spec["openapi"] == "3.0.3"
     assert spec["components"]["securitySchemes"]["bearerAuth"] == {
-        "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
     }
     secured = {
         (method.upper(), path)
@@ -64,10 +66,15 @@ def test_openapi_document_has_the_bearer_scheme_on_protected_operations(client):
         if method != "parameters" and operation.get("security") == [{"bearerAuth": []}]
     }
     assert secured == {
-        ("POST", "/auth/logout"), ("GET", "/auth/me"), ("POST", "/events"),
-        ("PATCH", "/events/{event_id}"), ("DELETE", "/events/{event_id}"),
-        ("POST", "/bookings"), ("GET", "/bookings/my"),
-        ("GET", "/bookings/{booking_id}"), ("DELETE", "/bookings/{booking_id}"),
+        ("POST", "/auth/logout"),
+        ("GET", "/auth/me"),
+        ("POST", "/events"),
+        ("PATCH", "/events/{event_id}"),
+        ("DELETE", "/events/{event_id}"),
+        ("POST", "/bookings"),
+        ("GET", "/bookings/my"),
+        ("GET", "/bookings/{booking_id}"),
+        ("DELETE", "/bookings/{booking_id}"),
     }
 
 

@@ -44,7 +44,10 @@ def test_seeded_data_matches_the_original(app, client):
     ]
     events = client.get("/events?limit=100").get_json()
     assert len(events) == 8
-    assert all(e["event_date"] > utcnow().isoformat() and e["image_url"].startswith("https://") for e in events)
+    assert all(
+        e["event_date"] > utcnow().isoformat() and e["image_url"].startswith("https://")
+        for e in events
+    )
     login = client.post("/auth/login", json={"email": "user1@test.com", "password": "password123"})
     assert login.status_code == 200
 
@@ -61,11 +64,21 @@ def test_four_concurrent_seeders_seed_once(fresh_postgresql_database):
     app = create_app({**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": fresh_postgresql_database})
     with app.app_context():
         db.create_all()
-    env = {**os.environ, "DATABASE_URL": fresh_postgresql_database, "SECRET_KEY": TEST_SETTINGS["SECRET_KEY"],
-           "BCRYPT_ROUNDS": "4"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": fresh_postgresql_database,
+        "SECRET_KEY": TEST_SETTINGS["SECRET_KEY"],
+        "BCRYPT_ROUNDS": "4",
+    }
     seeders = [
-        subprocess.Popen([sys.executable, "-m", "flask", "seed"], cwd=ROOT, env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        subprocess.Popen(
+            [sys.executable, "-m", "flask", "seed"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         for _ in range(4)
     ]
     outputs = [seeder.communicate(timeout=60)[0] for seeder in seeders]

@@ -35,9 +35,14 @@ def test_limits_hold_across_processes_only_with_shared_storage(
         "RATELIMIT_KEY_PREFIX": key_prefix,
         "BOOKING_RATE_LIMIT": "5 per minute",
     }
-    with gunicorn(database_url, **environment) as first, gunicorn(database_url, **environment) as second:
+    with (
+        gunicorn(database_url, **environment) as first,
+        gunicorn(database_url, **environment) as second,
+    ):
         statuses = [
-            call("POST", f"{(first, second)[n % 2]}/bookings", {"event_id": event_ids[n]}, headers)[0]
+            call("POST", f"{(first, second)[n % 2]}/bookings", {"event_id": event_ids[n]}, headers)[
+                0
+            ]
             for n in range(6)
         ]
     if storage == "redis":

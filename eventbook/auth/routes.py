@@ -12,9 +12,7 @@ from eventbook.auth.schemas import (
 )
 from eventbook.extensions import db
 
-blp = Blueprint(
-    "auth", __name__, url_prefix="/auth", description="Registration, login and tokens."
-)
+blp = Blueprint("auth", __name__, url_prefix="/auth", description="Registration, login and tokens.")
 
 
 @blp.route("/register", methods=["POST"])

@@ -28,9 +28,7 @@ class UserSchema(Schema):
 
 
 class LoginSchema(Schema):
-    email = Text(
-        required=True, validate=Length(1, 255), metadata={"example": "user1@test.com"}
-    )
+    email = Text(required=True, validate=Length(1, 255), metadata={"example": "user1@test.com"})
     password = fields.String(
         required=True,
         load_only=True,

@@ -131,9 +131,7 @@ def register_token_loaders(jwt):
             .where(TokenFamily.id == payload.get("fam"))
         )
         return (
-            family is None
-            or family.revoked_at is not None
-            or str(family.user_id) != payload["sub"]
+            family is None or family.revoked_at is not None or str(family.user_id) != payload["sub"]
         )
 
     @jwt.user_lookup_loader

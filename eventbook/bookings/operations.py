@@ -37,9 +37,12 @@ class BookingNotFound(DomainError):
 
 
 def _has_booking(user_id, event_id):
-    return db.session.scalar(
-        select(Booking.id).where(Booking.user_id == user_id, Booking.event_id == event_id)
-    ) is not None
+    return (
+        db.session.scalar(
+            select(Booking.id).where(Booking.user_id == user_id, Booking.event_id == event_id)
+        )
+        is not None
+    )
 
 
 def _refusal(user_id, event_id, now):

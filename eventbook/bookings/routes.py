@@ -8,9 +8,7 @@ from eventbook.bookings.schemas import BookingCreateSchema, BookingSchema
 from eventbook.extensions import db, limiter
 from eventbook.schemas import TOTAL_COUNT_HEADER, PageArgs
 
-blp = Blueprint(
-    "bookings", __name__, url_prefix="/bookings", description="Your bookings."
-)
+blp = Blueprint("bookings", __name__, url_prefix="/bookings", description="Your bookings.")
 
 
 def booking_rate_limit():

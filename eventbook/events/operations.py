@@ -68,11 +68,7 @@ def list_events(skip, limit, upcoming=False, q=None):
     """Return a page of events ordered by date, and the number of matches."""
     filters = _filters(upcoming, q)
     events = db.session.scalars(
-        select(Event)
-        .where(*filters)
-        .order_by(Event.event_date, Event.id)
-        .offset(skip)
-        .limit(limit)
+        select(Event).where(*filters).order_by(Event.event_date, Event.id).offset(skip).limit(limit)
     ).all()
     total = db.session.scalar(select(func.count()).select_from(Event).where(*filters))
     return events, total

@@ -38,9 +38,7 @@ class EventSchema(Schema):
 
 class EventCreateSchema(Schema):
     title = text(1, 200, required=True, metadata={"example": "Tech Conference 2027"})
-    description = text(
-        0, 5000, allow_none=True, metadata={"example": "Talks and workshops."}
-    )
+    description = text(0, 5000, allow_none=True, metadata={"example": "Talks and workshops."})
     location = text(1, 255, required=True, metadata={"example": "Convention Center"})
     event_date = Timestamp(
         required=True,
@@ -75,9 +73,7 @@ class EventListArgs(PageArgs):
     upcoming = fields.Boolean(
         load_default=False, metadata={"description": "Only events that have not started."}
     )
-    q = text(
-        1, 200, metadata={"description": "Text to find in the title or location, any case."}
-    )
+    q = text(1, 200, metadata={"description": "Text to find in the title or location, any case."})
 
 
 class TopBookedArgs(Schema):
