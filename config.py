@@ -72,7 +72,6 @@ class Config:
     SQLALCHEMY_DATABASE_URI = normalize_database_url(
         os.environ.get("DATABASE_URL", "sqlite:///eventbook.db")
     )
-    SQLALCHEMY_ENGINE_OPTIONS = engine_options(SQLALCHEMY_DATABASE_URI)
 
     # Tokens
     JWT_ALGORITHM = os.environ.get("ALGORITHM", "HS256")

@@ -49,3 +49,24 @@ def test_the_factory_writes_nothing_to_the_database(tmp_path):
     database = tmp_path / "untouched.db"
     create_app({**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}"})
     assert not database.exists()
+
+
+def test_engine_options_follow_the_database_in_use():
+    app = create_app({**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": "postgresql://u@h/db"})
+    options = app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+    assert options["pool_pre_ping"] is True
+    assert "lock_timeout" in options["connect_args"]["options"]
+    assert (
+        create_app(TEST_SETTINGS | {"SQLALCHEMY_DATABASE_URI": "sqlite://"}).config[
+            "SQLALCHEMY_ENGINE_OPTIONS"
+        ]
+        == {}
+    )
+
+
+def test_redis_rate_limit_storage_gets_timeouts():
+    app = create_app({**TEST_SETTINGS, "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1/0"})
+    assert app.config["RATELIMIT_STORAGE_OPTIONS"] == {
+        "socket_connect_timeout": 1,
+        "socket_timeout": 1,
+    }
