@@ -15,7 +15,7 @@ from eventbook.errors import register_error_handlers, register_jwt_error_loaders
 from eventbook.events.routes import blp as events_blp
 from eventbook.extensions import IdConverter, api, db, jwt, limiter, migrate
 from eventbook.logs import configure_logging
-from eventbook.middleware import register_middleware
+from eventbook.middleware import register_early_middleware, register_middleware
 from eventbook.ops.routes import blp as ops_blp
 from eventbook.ops.routes import docs_assets
 
@@ -52,11 +52,18 @@ def load_config(app, config):
         app.config.from_object(config)
     uri = normalize_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    # Chosen for the database actually used, unless a setting gives them.
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(uri))
+    if app.config["RATELIMIT_STORAGE_URI"].startswith(("redis://", "rediss://")):
+        # A Redis that stops answering must not hang requests.
+        app.config.setdefault(
+            "RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 1, "socket_timeout": 1}
+        )
 
 
 def register_extensions(app):
     app.url_map.converters["id"] = IdConverter
+    register_early_middleware(app)  # its response hook runs after the limiter's
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIRECTORY)
     jwt.init_app(app)

@@ -6,8 +6,9 @@ plus ``"errors": {field: [messages]}`` when input failed validation.
 
 import logging
 
+from flask import g, has_request_context
 from flask_limiter import RateLimitExceeded
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class DomainError(Exception):
 
     status_code = 400
     message = MESSAGES[400]
+    headers = {}
 
     def __init__(self, message=None):
         if message is not None:
@@ -53,6 +55,8 @@ def error_response(status_code, message=None, errors=None, headers=None):
     headers = dict(headers or {})
     if status_code == 401:
         headers.setdefault("WWW-Authenticate", "Bearer")
+    if "Retry-After" in headers and has_request_context():
+        g.retry_after = headers["Retry-After"]
     message = message or MESSAGES.get(status_code, "Error")
     return error_body(status_code, message, errors), status_code, headers
 
@@ -94,12 +98,19 @@ def error_response_for_http_exception(error, request):
 
 
 def handle_domain_error(error):
-    return error_response(error.status_code, error.message)
+    return error_response(error.status_code, error.message, headers=error.headers)
 
 
-def handle_database_unavailable(error):
-    log.error("Database unavailable: %s", error.__class__.__name__, exc_info=error)
+def database_unavailable_response(error):
+    log.error("Database unavailable: %s", error, exc_info=error)
     return error_response(503, headers={"Retry-After": RETRY_AFTER_UNAVAILABLE})
+
+
+def handle_database_error(error):
+    # A lost connection (the server restarting, a network cut) is transient.
+    if error.connection_invalidated:
+        return database_unavailable_response(error)
+    return handle_unexpected_error(error)
 
 
 def handle_unexpected_error(error):
@@ -109,8 +120,10 @@ def handle_unexpected_error(error):
 
 def register_error_handlers(app):
     app.register_error_handler(DomainError, handle_domain_error)
-    app.register_error_handler(OperationalError, handle_database_unavailable)
-    app.register_error_handler(PoolTimeoutError, handle_database_unavailable)
+    # Unreachable server, lock or statement timeout, exhausted pool: try again.
+    for unavailable in (OperationalError, InterfaceError, PoolTimeoutError):
+        app.register_error_handler(unavailable, database_unavailable_response)
+    app.register_error_handler(DBAPIError, handle_database_error)
     app.register_error_handler(Exception, handle_unexpected_error)
 
 

@@ -34,6 +34,24 @@ def _finish_response(response):
     return response
 
 
+def _settle_retry_after(response):
+    """Keep Retry-After where it means something, with the value the error chose.
+
+    Flask-Limiter stamps every response of a limited route with the reset
+    time of its window; that is only a useful wait on a 429.
+    """
+    if "retry_after" in g:
+        response.headers["Retry-After"] = g.retry_after
+    elif response.status_code != 429:
+        response.headers.pop("Retry-After", None)
+    return response
+
+
+def register_early_middleware(app):
+    """Register what must run after every extension's own response hooks."""
+    app.after_request(_settle_retry_after)
+
+
 def register_middleware(app):
     proxies = app.config["TRUSTED_PROXIES"]
     if proxies:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import bcrypt
 from flask import current_app
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -158,3 +159,22 @@ class Booking(db.Model):
 
     def __repr__(self):
         return f"<Booking {self.id} user={self.user_id} event={self.event_id}>"
+
+
+class IdempotencyKey(db.Model):
+    """A client's `Idempotency-Key` for one request, and the response it got.
+
+    `status_code` is empty while the first request with the key is in flight.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[dict | None] = mapped_column(JSON)
+    # When the key was claimed (or taken over after an abandoned attempt).
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

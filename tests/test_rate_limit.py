@@ -46,3 +46,4 @@ def test_limit_headers_are_sent_on_success(client, make_user, auth_headers, make
     response = book(client, auth_headers(make_user()), make_event().id)
     assert response.headers["X-RateLimit-Limit"] == "5"
     assert response.headers["X-RateLimit-Remaining"] == "4"
+    assert "Retry-After" not in response.headers  # only a 429 asks to wait

@@ -3,8 +3,8 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user, get_jwt_identity
 
 from eventbook.api import Blueprint
-from eventbook.bookings import operations
-from eventbook.bookings.schemas import BookingCreateSchema, BookingSchema
+from eventbook.bookings import idempotency, operations
+from eventbook.bookings.schemas import BookingCreateSchema, BookingSchema, IdempotencyHeaders
 from eventbook.extensions import db, limiter
 from eventbook.schemas import TOTAL_COUNT_HEADER, PageArgs
 
@@ -24,18 +24,31 @@ def caller_key():
 class Bookings(MethodView):
     @blp.login_required
     @limiter.limit(booking_rate_limit, key_func=caller_key)
+    @blp.arguments(IdempotencyHeaders, location="headers")
     @blp.arguments(BookingCreateSchema)
     @blp.response(201, BookingSchema)
-    @blp.documents(404, 413, 415, 429)
-    def post(self, data):
+    @blp.documents(404, 409, 413, 415, 429)
+    def post(self, headers, data):
         """Book a slot of an event.
 
         Every request counts against the per-user limit (`BOOKING_RATE_LIMIT`,
-        5 per minute by default).
+        5 per minute by default). With an `Idempotency-Key`, a retry of the
+        same request within 24 hours gets the first response back (marked
+        `Idempotent-Replayed: true`) instead of booking again; the same key
+        with another body is a 400, and a retry while the first request is
+        still running is a 409 with `Retry-After`.
         """
-        booking = operations.book_event(current_user.id, data["event_id"])
-        db.session.commit()
-        return booking
+        if "key" not in headers:
+            booking = operations.book_event(current_user.id, data["event_id"])
+            db.session.commit()
+            return booking
+        with idempotency.attempt(current_user.id, headers["key"], data) as attempt:
+            if attempt.is_replay:
+                return attempt.replayed_response()
+            booking = operations.book_event(current_user.id, data["event_id"])
+            attempt.succeed(201, BookingSchema().dump(booking))
+            db.session.commit()
+            return booking
 
 
 @blp.route("/my")
