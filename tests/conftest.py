@@ -179,3 +179,17 @@ def pytest_runtest_makereport(item, call):
         report.outcome = "failed"
         report.longrepr = f"skipped although TEST_REQUIRE_SERVICES=1: {report.longrepr}"
     return report
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the figures tests recorded with `record_property`."""
+    reports = [
+        report
+        for report in terminalreporter.getreports("passed")
+        if report.when == "call" and report.user_properties
+    ]
+    if reports:
+        terminalreporter.write_sep("-", "figures measured by the tests")
+        for report in reports:
+            figures = ", ".join(f"{name}={value}" for name, value in report.user_properties)
+            terminalreporter.write_line(f"{report.nodeid.split('::')[-1]}: {figures}")

@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import time
 import uuid
 
 import psycopg2
@@ -75,3 +76,17 @@ def require_redis():
     except redis.RedisError as error:
         skip_or_fail(f"Redis at {describe(url)} does not answer: {error}")
     return url
+
+
+def wait_for_redis(url, timeout=10):
+    """Wait until the Redis server at `url` answers."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.ping()
+            return
+        except redis.RedisError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)

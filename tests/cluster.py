@@ -1,0 +1,210 @@
+"""A production-like cluster for tests: gunicorn instances, and servers to break.
+
+`Instance` is one gunicorn server (a master and its workers) of the real
+application. `PrivatePostgres` and `PrivateRedis` are servers of the tests'
+own, on free ports, that a test may stop and restart without disturbing the
+machine's shared ones.
+"""
+
+import contextlib
+import glob
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from tests import services
+from tests.conftest import TEST_SETTINGS
+from tests.live import ROOT, call, free_port
+
+
+class Instance:
+    """One gunicorn server of the application."""
+
+    def __init__(self, database_url, *, workers=2, threads=4, app="wsgi:app", **environment):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tempfile.NamedTemporaryFile("w+", prefix="gunicorn-", suffix=".log")  # noqa: SIM115
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": TEST_SETTINGS["SECRET_KEY"],
+            "BCRYPT_ROUNDS": "4",
+            "LOG_LEVEL": "WARNING",
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "WEB_CONCURRENCY": str(workers),
+            "GUNICORN_THREADS": str(threads),
+            # Few connections per worker: several instances share one server.
+            "DATABASE_POOL_SIZE": str(threads),
+            "DATABASE_MAX_OVERFLOW": "2",
+            **environment,
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", app, "--access-logfile", "/dev/null"],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=self.log,
+        )
+
+    def wait_until_up(self, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited:\n{self.log_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=1):
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"gunicorn did not answer at {self.url}:\n{self.log_text()[-3000:]}")
+
+    def worker_pids(self):
+        found = subprocess.run(
+            ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True, check=False
+        )
+        return [int(pid) for pid in found.stdout.split()]
+
+    def kill_worker(self):
+        """SIGKILL one worker, as the kernel's OOM killer would; return its pid."""
+        pid = self.worker_pids()[0]
+        os.kill(pid, signal.SIGKILL)
+        return pid
+
+    def log_text(self):
+        self.log.flush()
+        return Path(self.log.name).read_text()
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+@contextlib.contextmanager
+def instances(database_url, count=2, **options):
+    """Run `count` instances of the application on one database; yield them."""
+    started = [Instance(database_url, **options) for _ in range(count)]
+    try:
+        for instance in started:
+            instance.wait_until_up()
+        yield started
+    finally:
+        for instance in started:
+            instance.stop()
+
+
+def in_parallel(function, arguments, start_together=True):
+    """Call `function(*args)` for each item of `arguments`, each in its own thread.
+
+    :returns: the results, in the order of `arguments`.
+    """
+    barrier = threading.Barrier(len(arguments)) if start_together else None
+    results = [None] * len(arguments)
+
+    def run(index, args):
+        if barrier:
+            barrier.wait()
+        results[index] = function(*args)
+
+    threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(arguments)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
+
+
+def timed_call(method, url, body=None, headers=None, timeout=20):
+    """Like `call`, with the duration, and a status of None when no answer came."""
+    started = time.monotonic()
+    try:
+        status, payload, _ = call(method, url, body, headers, timeout=timeout)
+    except OSError as error:
+        status, payload = None, {"transport_error": str(error)}
+    return status, payload, time.monotonic() - started
+
+
+def _postgres_bin():
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    if not found:
+        services.skip_or_fail("PostgreSQL server binaries (pg_ctl, initdb) are not installed")
+    return Path(found[-1]).parent
+
+
+class PrivatePostgres:
+    """A PostgreSQL server of the test's own, in a temporary directory."""
+
+    def __init__(self):
+        self.bin = _postgres_bin()
+        self.port = free_port()
+        self.directory = Path(tempfile.mkdtemp(prefix="eventbook-pg-"))
+        self.data = self.directory / "data"
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+            shutil.chown(self.directory, "postgres", "postgres")
+            self._as_owner = ["runuser", "-u", "postgres", "--"]
+        else:
+            self._as_owner = []
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync")
+
+    def _run(self, program, *args):
+        subprocess.run(
+            [*self._as_owner, str(self.bin / program), *args],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+    def start(self):
+        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1"
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.directory / "log"),
+            "-w", "start",
+        )  # fmt: skip
+        return self
+
+    def stop(self, mode="fast"):
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def destroy(self):
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.stop(mode="immediate")
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class PrivateRedis:
+    """A Redis server of the test's own."""
+
+    def __init__(self):
+        if not shutil.which("redis-server"):
+            services.skip_or_fail("redis-server is not installed")
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        services.wait_for_redis(self.url)
+        return self
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
