@@ -9,9 +9,11 @@ variables the tests that need them are skipped, unless
 """
 
 import os
+import uuid
 from datetime import timedelta
 
 import pytest
+import redis
 from sqlalchemy import text
 
 from eventbook import create_app
@@ -161,6 +163,16 @@ def auth_headers(tokens_for):
 @pytest.fixture
 def redis_url():
     return services.require_redis()
+
+
+@pytest.fixture
+def key_prefix(redis_url):
+    """A Redis key prefix of the test's own; its keys are deleted afterwards."""
+    prefix = f"eventbook-test-{uuid.uuid4().hex}"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    for key in client.scan_iter(f"*{prefix}*"):
+        client.delete(key)
 
 
 def pytest_report_header(config):

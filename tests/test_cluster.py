@@ -14,7 +14,6 @@ from datetime import timedelta
 
 import bcrypt
 import pytest
-import redis
 from sqlalchemy import create_engine, func, select, text
 
 from config import normalize_database_url
@@ -30,15 +29,6 @@ pytestmark = [pytest.mark.postgresql, pytest.mark.redis, pytest.mark.live, pytes
 
 STORM_SECONDS = float(os.environ.get("CLUSTER_STORM_SECONDS", "30"))
 UNAVAILABLE = {"error": True, "message": "Service temporarily unavailable", "status_code": 503}
-
-
-@pytest.fixture
-def key_prefix(redis_url):
-    prefix = f"eventbook-cluster-{uuid.uuid4().hex}"
-    yield prefix
-    client = redis.Redis.from_url(redis_url)
-    for key in client.scan_iter(f"*{prefix}*"):
-        client.delete(key)
 
 
 @pytest.fixture

@@ -1,9 +1,6 @@
 """The booking limit holds across processes when they share Redis storage."""
 
-import uuid
-
 import pytest
-import redis
 
 from tests.live import call, gunicorn
 
@@ -13,15 +10,6 @@ pytestmark = [pytest.mark.postgresql, pytest.mark.redis, pytest.mark.live]
 @pytest.fixture
 def database_url(fresh_postgresql_database):
     return fresh_postgresql_database
-
-
-@pytest.fixture
-def key_prefix(redis_url):
-    prefix = f"eventbook-test-{uuid.uuid4().hex}"
-    yield prefix
-    client = redis.Redis.from_url(redis_url)
-    for key in client.scan_iter(f"*{prefix}*"):
-        client.delete(key)
 
 
 @pytest.mark.parametrize("storage", ["redis", "memory"])
