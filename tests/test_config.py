@@ -1,10 +1,15 @@
 import pytest
 
-from config import DEFAULT_SECRET_KEY, check_production_config, normalize_database_url
+from config import (
+    DEFAULT_SECRET_KEY,
+    RATE_LIMIT_DEFAULTS,
+    check_production_config,
+    normalize_database_url,
+)
 from eventbook import create_app
 from tests.conftest import TEST_SETTINGS
 
-PRODUCTION = {"DEBUG": False, "TESTING": False, "JWT_ALGORITHM": "HS256"}
+PRODUCTION = {"DEBUG": False, "TESTING": False, "JWT_ALGORITHM": "HS256", **RATE_LIMIT_DEFAULTS}
 
 
 @pytest.mark.parametrize("key", [None, "", DEFAULT_SECRET_KEY, "short-secret", "x" * 31])

@@ -14,6 +14,13 @@ class EmailAddress(Text):
         return super()._deserialize(value, attr, data, **kwargs).lower()
 
 
+def presented_password(**kwargs):
+    """Return a field for a password to check: anything bcrypt can hash."""
+    return fields.String(
+        required=True, load_only=True, validate=[reject_nul, ByteLength(1, 72)], **kwargs
+    )
+
+
 class RegisterSchema(Schema):
     name = text(1, 100, required=True, metadata={"example": "Ada Lovelace"})
     email = EmailAddress(required=True, metadata={"example": "ada@example.com"})
@@ -29,17 +36,17 @@ class UserSchema(Schema):
 
 class LoginSchema(Schema):
     email = Text(required=True, validate=Length(1, 255), metadata={"example": "user1@test.com"})
-    password = fields.String(
-        required=True,
-        load_only=True,
-        validate=[reject_nul, ByteLength(1, 72)],
-        metadata={"example": "password123"},
-    )
+    password = presented_password(metadata={"example": "password123"})
 
     @post_load
     def lower_email(self, data, **kwargs):
         data["email"] = data["email"].lower()
         return data
+
+
+class PasswordChangeSchema(Schema):
+    current_password = presented_password(metadata={"example": "correct-horse-battery"})
+    new_password = password(required=True, metadata={"example": "new-horse-battery-staple"})
 
 
 class TokenSchema(Schema):
