@@ -60,8 +60,12 @@ def normalize_database_url(url):
 
 def engine_options(url):
     """Return SQLAlchemy engine options suited to the database in `url`."""
+    # Statement parameters (password hashes among them) stay out of log lines
+    # and of the messages of database errors, at every log level.
+    options = {"hide_parameters": True}
     if url.startswith("postgresql"):
         return {
+            **options,
             "pool_pre_ping": True,
             "pool_size": env_int("DATABASE_POOL_SIZE", 10),
             "max_overflow": env_int("DATABASE_MAX_OVERFLOW", 10),
@@ -74,7 +78,7 @@ def engine_options(url):
                 "options": "-c lock_timeout=5000 -c statement_timeout=15000",
             },
         }
-    return {}
+    return options
 
 
 class Config:
