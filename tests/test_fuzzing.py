@@ -9,6 +9,8 @@ header documented, bodies match their schemas, invalid input refused, valid
 input not refused, missing tokens refused.
 """
 
+import itertools
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -43,15 +45,19 @@ schema = schemathesis.openapi.from_wsgi(
 
 
 @pytest.fixture
-def fuzz_user(app, make_user, make_event):
-    """The user the authenticated cases act as, with the login example's credentials."""
-    user = make_user(email="user1@test.com")
-    make_event(organizer_id=user.id)
+def callers(app, make_user, make_event):
+    """Alternately the organiser of event 1 (who booked event 2) and a stranger to both.
+
+    The organiser has the login example's credentials. Alternating makes the
+    cases meet both the owner's answers and everyone else's (403, 404).
+    """
+    organiser, stranger = make_user(email="user1@test.com"), make_user()
+    make_event(organizer_id=organiser.id)
     booked = make_event()
     with app.app_context():
-        book_event(user.id, booked.id)
+        book_event(organiser.id, booked.id)
         db.session.commit()
-    return user
+    return itertools.cycle([organiser, stranger])
 
 
 @schema.parametrize()
@@ -62,10 +68,10 @@ def fuzz_user(app, make_user, make_event):
     # The app and its database live for all the cases of an operation.
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-def test_every_operation_conforms_to_the_document(case, app, fuzz_user, tokens_for):
+def test_every_operation_conforms_to_the_document(case, app, callers, tokens_for):
     # A case that sends a bearer token gets a real one, from a login of its
     # own, so a logout or password change revokes nothing the next case uses.
     # Cases without the header check the missing-token answers.
     if "Authorization" in (case.headers or {}):
-        case.headers["Authorization"] = f"Bearer {tokens_for(fuzz_user)['access_token']}"
+        case.headers["Authorization"] = f"Bearer {tokens_for(next(callers))['access_token']}"
     case.call_and_validate(app=app)
