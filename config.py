@@ -9,6 +9,7 @@ import os
 from datetime import timedelta
 
 from dotenv import load_dotenv
+from limits import parse_many
 
 load_dotenv()
 
@@ -16,6 +17,14 @@ load_dotenv()
 DEFAULT_SECRET_KEY = "eventbook-development-key-do-not-use-in-production"
 MIN_SECRET_KEY_BYTES = 32
 ALLOWED_ALGORITHMS = ("HS256", "HS384", "HS512")
+# The documented defaults of the rate limits, by setting name.
+RATE_LIMIT_DEFAULTS = {
+    "BOOKING_RATE_LIMIT": "5 per minute",
+    "LOGIN_RATE_LIMIT": "10 per 15 minutes",
+    "LOGIN_ADDRESS_RATE_LIMIT": "50 per 15 minutes",
+    "REGISTER_RATE_LIMIT": "30 per hour",
+    "REFRESH_RATE_LIMIT": "60 per minute",
+}
 
 
 def env_bool(name, default=False):
@@ -34,6 +43,10 @@ def env_list(name):
     return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
 
 
+def env_rate_limit(name):
+    return os.environ.get(name, "").strip() or RATE_LIMIT_DEFAULTS[name]
+
+
 def normalize_database_url(url):
     """Make plain `postgresql://` and `postgres://` URLs use psycopg2.
 
@@ -47,8 +60,12 @@ def normalize_database_url(url):
 
 def engine_options(url):
     """Return SQLAlchemy engine options suited to the database in `url`."""
+    # Statement parameters (password hashes among them) stay out of log lines
+    # and of the messages of database errors, at every log level.
+    options = {"hide_parameters": True}
     if url.startswith("postgresql"):
         return {
+            **options,
             "pool_pre_ping": True,
             "pool_size": env_int("DATABASE_POOL_SIZE", 10),
             "max_overflow": env_int("DATABASE_MAX_OVERFLOW", 10),
@@ -61,7 +78,7 @@ def engine_options(url):
                 "options": "-c lock_timeout=5000 -c statement_timeout=15000",
             },
         }
-    return {}
+    return options
 
 
 class Config:
@@ -87,7 +104,11 @@ class Config:
     RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "eventbook")
     # If Redis goes away, keep limiting per process rather than failing requests.
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
-    BOOKING_RATE_LIMIT = os.environ.get("BOOKING_RATE_LIMIT", "5 per minute")
+    BOOKING_RATE_LIMIT = env_rate_limit("BOOKING_RATE_LIMIT")
+    LOGIN_RATE_LIMIT = env_rate_limit("LOGIN_RATE_LIMIT")
+    LOGIN_ADDRESS_RATE_LIMIT = env_rate_limit("LOGIN_ADDRESS_RATE_LIMIT")
+    REGISTER_RATE_LIMIT = env_rate_limit("REGISTER_RATE_LIMIT")
+    REFRESH_RATE_LIMIT = env_rate_limit("REFRESH_RATE_LIMIT")
 
     # HTTP
     MAX_CONTENT_LENGTH = 1024 * 1024
@@ -121,6 +142,7 @@ def check_production_config(config):
     """Raise `RuntimeError` if `config` is unsafe for a production process."""
     if config.get("JWT_ALGORITHM") not in ALLOWED_ALGORITHMS:
         raise RuntimeError(f"ALGORITHM must be one of {', '.join(ALLOWED_ALGORITHMS)}.")
+    check_rate_limits(config)
     if config.get("DEBUG") or config.get("TESTING"):
         return
     key = config.get("SECRET_KEY") or ""
@@ -130,3 +152,19 @@ def check_production_config(config):
             f"{MIN_SECRET_KEY_BYTES} bytes in production. Generate one with: "
             "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
         )
+
+
+def check_rate_limits(config):
+    """Raise `RuntimeError` if a rate limit setting cannot be parsed.
+
+    Flask-Limiter would otherwise skip an unparsable limit at request time,
+    leaving the route unprotected.
+    """
+    for name in RATE_LIMIT_DEFAULTS:
+        value = config.get(name)
+        try:
+            parse_many(value or "")
+        except ValueError:
+            raise RuntimeError(
+                f"{name} must be a rate limit such as '10 per 15 minutes', not {value!r}."
+            ) from None

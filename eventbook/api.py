@@ -25,7 +25,25 @@ class Parser(FlaskParser):
 
 
 class Blueprint(flask_smorest.Blueprint):
+    """A blueprint whose operations document each status they can answer.
+
+    :param uses_database: its operations query the database, so any of them
+        can answer 503 while the database is unavailable.
+    """
+
     ARGUMENTS_PARSER = Parser()
+
+    def __init__(self, *args, uses_database=True, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.uses_database = uses_database
+        self._prepare_doc_cbks.append(self._prepare_failure_doc)
+
+    def _prepare_failure_doc(self, doc, doc_info, **kwargs):
+        responses = doc.setdefault("responses", {})
+        responses.setdefault(500, _RESPONSE_NAMES[500])
+        if self.uses_database:
+            responses.setdefault(503, _RESPONSE_NAMES[503])
+        return doc
 
     def login_required(self, func):
         """Require a valid access token, and say so in the OpenAPI document."""
@@ -53,12 +71,16 @@ _RESPONSE_NAMES = {
     413: "REQUEST_ENTITY_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
     429: "TOO_MANY_REQUESTS",
+    500: "INTERNAL_SERVER_ERROR",
     503: "SERVICE_UNAVAILABLE",
 }
 
 
 class Api(flask_smorest.Api):
     ERROR_SCHEMA = ErrorSchema
+    # No catch-all "default" response: each operation lists its statuses, so
+    # a client (and the schema conformance tests) can rely on the list.
+    DEFAULT_ERROR_RESPONSE_NAME = None
 
     def handle_http_exception(self, error):
         return error_response_for_http_exception(error, request)

@@ -87,7 +87,11 @@ def error_response_for_http_exception(error, request):
         if errors:
             message = VALIDATION_MESSAGE
         elif isinstance(error, RateLimitExceeded):
-            message = f"Too many requests: the limit is {error.description}"
+            message = (
+                error.description
+                if error.limit.error_message
+                else f"Too many requests: the limit is {error.description}"
+            )
         elif error.description != type(error).description:
             message = error.description  # a message given to abort()
         else:

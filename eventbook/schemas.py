@@ -21,17 +21,30 @@ class Schema(ma.Schema):
 class ByteLength(Validator):
     """Validate the length of a string in UTF-8 bytes."""
 
-    def __init__(self, min, max):
-        self.min = min
-        self.max = max
+    def __init__(self, min_bytes, max_bytes):
+        # Not named min/max: apispec would document those as a numeric range.
+        self.min_bytes = min_bytes
+        self.max_bytes = max_bytes
 
     def __call__(self, value):
         size = len(value.encode("utf-8", "surrogatepass"))
-        if not self.min <= size <= self.max:
+        if not self.min_bytes <= size <= self.max_bytes:
             raise ma.ValidationError(
-                f"Length must be between {self.min} and {self.max} bytes in UTF-8."
+                f"Length must be between {self.min_bytes} and {self.max_bytes} bytes in UTF-8."
             )
         return value
+
+
+def byte_length_doc(min_bytes, max_bytes, metadata=None):
+    """Return field metadata documenting a length in UTF-8 bytes.
+
+    No string of more than `max_bytes` characters fits, whatever its characters.
+    """
+    return {
+        "description": f"{min_bytes} to {max_bytes} bytes in UTF-8.",
+        "maxLength": max_bytes,
+        **(metadata or {}),
+    }
 
 
 def reject_nul(value):
@@ -52,9 +65,14 @@ def text(min_length, max_length, **kwargs):
     return Text(validate=Length(min_length, max_length), **kwargs)
 
 
-def password(**kwargs):
+def password(metadata=None, **kwargs):
     """Return a password field: 8 to 72 bytes, the most bcrypt can hash."""
-    return fields.String(load_only=True, validate=[reject_nul, ByteLength(8, 72)], **kwargs)
+    return fields.String(
+        load_only=True,
+        validate=[reject_nul, ByteLength(8, 72)],
+        metadata=byte_length_doc(8, 72, metadata),
+        **kwargs,
+    )
 
 
 def identifier(**kwargs):

@@ -27,8 +27,13 @@ TEST_SETTINGS = {
     "SECRET_KEY": "test-secret-key-0123456789abcdef0123456789abcdef",
     "BCRYPT_ROUNDS": 4,
     "RATELIMIT_STORAGE_URI": "memory://",
-    # Tests of other behaviour book freely; the limit has tests of its own.
+    # Tests of other behaviour are not throttled; the limits have tests of
+    # their own, with their real defaults.
     "BOOKING_RATE_LIMIT": "1000 per minute",
+    "LOGIN_RATE_LIMIT": "1000 per minute",
+    "LOGIN_ADDRESS_RATE_LIMIT": "1000 per minute",
+    "REGISTER_RATE_LIMIT": "1000 per minute",
+    "REFRESH_RATE_LIMIT": "1000 per minute",
 }
 PASSWORD = "password123"
 

@@ -1,5 +1,7 @@
 import pytest
 
+from eventbook.extensions import db
+from eventbook.models import User
 from tests.conftest import PASSWORD
 
 
@@ -221,3 +223,15 @@ def test_logout_refuses_another_users_refresh_token(client, make_user):
 
 def test_logout_needs_an_access_token(client):
     assert client.post("/auth/logout").status_code == 401
+
+
+def test_the_tokens_of_a_deleted_user_are_401(app, client, make_user):
+    user = make_user()
+    tokens = login(client, user.email).get_json()
+    with app.app_context():
+        db.session.delete(db.session.get(User, user.id))
+        db.session.commit()
+    assert client.get("/auth/me", headers=bearer(tokens["access_token"])).status_code == 401
+    response = client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert response.status_code == 401
+    assert response.get_json()["error"] is True

@@ -172,10 +172,10 @@ def test_the_booking_limit_holds_across_instances(database, shared_redis):
 def test_control_run_a_check_then_insert_booking_path_oversells(
     database, shared_redis, record_property
 ):
-    """The race test above must be able to fail: served with the original's
+    """The race tests above must be able to fail: served with the original's
     check-then-insert booking path, the same harness sees overselling."""
     app, url = database
-    event = create_event(app, total_slots=5)
+    event = create_event(app, total_slots=1)
     people = attendees(app, 100)
     with instances(url, app="tests.unsafe_wsgi:app", **shared_redis) as servers:
         urls = [server.url for server in servers]
@@ -184,8 +184,8 @@ def test_control_run_a_check_then_insert_booking_path_oversells(
         )
     accepted = sum(status == 201 for status, _, _ in results)
     _, rows = counts(app, event)
-    record_property("bookings_for_5_slots", rows)
-    assert rows == accepted > 5, f"{accepted} bookings for 5 slots: the control did not oversell"
+    record_property("bookings_for_1_slot", rows)
+    assert rows == accepted > 1, f"{accepted} bookings for 1 slot: the control did not oversell"
     result = app.test_cli_runner().invoke(args=["integrity", "check"])
     assert result.exit_code == 1 and "OVERSOLD" in result.output
 

@@ -1,10 +1,15 @@
 import pytest
 
-from config import DEFAULT_SECRET_KEY, check_production_config, normalize_database_url
+from config import (
+    DEFAULT_SECRET_KEY,
+    RATE_LIMIT_DEFAULTS,
+    check_production_config,
+    normalize_database_url,
+)
 from eventbook import create_app
 from tests.conftest import TEST_SETTINGS
 
-PRODUCTION = {"DEBUG": False, "TESTING": False, "JWT_ALGORITHM": "HS256"}
+PRODUCTION = {"DEBUG": False, "TESTING": False, "JWT_ALGORITHM": "HS256", **RATE_LIMIT_DEFAULTS}
 
 
 @pytest.mark.parametrize("key", [None, "", DEFAULT_SECRET_KEY, "short-secret", "x" * 31])
@@ -56,12 +61,8 @@ def test_engine_options_follow_the_database_in_use():
     options = app.config["SQLALCHEMY_ENGINE_OPTIONS"]
     assert options["pool_pre_ping"] is True
     assert "lock_timeout" in options["connect_args"]["options"]
-    assert (
-        create_app(TEST_SETTINGS | {"SQLALCHEMY_DATABASE_URI": "sqlite://"}).config[
-            "SQLALCHEMY_ENGINE_OPTIONS"
-        ]
-        == {}
-    )
+    sqlite = create_app({**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert "pool_pre_ping" not in sqlite.config["SQLALCHEMY_ENGINE_OPTIONS"]
 
 
 def test_redis_rate_limit_storage_gets_timeouts():

@@ -68,6 +68,7 @@ def test_openapi_document_has_the_bearer_scheme_on_protected_operations(client):
     assert secured == {
         ("POST", "/auth/logout"),
         ("GET", "/auth/me"),
+        ("POST", "/auth/password"),
         ("POST", "/events"),
         ("PATCH", "/events/{event_id}"),
         ("DELETE", "/events/{event_id}"),

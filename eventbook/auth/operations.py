@@ -7,6 +7,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from eventbook.auth.tokens import revoke_user_tokens
 from eventbook.errors import DomainError
 from eventbook.extensions import db
 from eventbook.models import User
@@ -19,6 +20,10 @@ class EmailTaken(DomainError):
 class InvalidCredentials(DomainError):
     status_code = 401
     message = "Invalid credentials"
+
+
+class WrongPassword(DomainError):
+    message = "Current password is incorrect"
 
 
 def register_user(name, email, password):
@@ -57,3 +62,14 @@ def authenticate(email, password):
     if not user.check_password(password):
         raise InvalidCredentials()
     return user
+
+
+def change_password(user, current_password, new_password):
+    """Give `user` a new password and end every login of theirs, this one included.
+
+    :raises WrongPassword: `current_password` is not the user's password.
+    """
+    if not user.check_password(current_password):
+        raise WrongPassword()
+    user.set_password(new_password)
+    revoke_user_tokens(user.id)

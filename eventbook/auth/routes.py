@@ -5,25 +5,38 @@ from eventbook.auth import operations, tokens
 from eventbook.auth.schemas import (
     LoginSchema,
     LogoutSchema,
+    PasswordChangeSchema,
     RefreshSchema,
     RegisterSchema,
     TokenSchema,
     UserSchema,
 )
-from eventbook.extensions import db
+from eventbook.extensions import db, limiter
+from eventbook.throttling import (
+    caller,
+    client_address,
+    client_address_and_email,
+    credentials_rejected,
+    password_change_refused,
+    setting,
+)
 
 blp = Blueprint("auth", __name__, url_prefix="/auth", description="Registration, login and tokens.")
 
+FAILED_LOGINS = "Too many failed login attempts; try again later"
+
 
 @blp.route("/register", methods=["POST"])
+@limiter.limit(setting("REGISTER_RATE_LIMIT"), key_func=client_address)
 @blp.arguments(RegisterSchema)
 @blp.response(201, UserSchema)
-@blp.documents(413, 415)
+@blp.documents(413, 415, 429)
 def register(data):
     """Register a new user.
 
     The email is stored in lower case and must not be registered yet. The
-    password is 8 to 72 bytes long in UTF-8.
+    password is 8 to 72 bytes long in UTF-8. Every request counts against
+    the per-address limit (`REGISTER_RATE_LIMIT`).
     """
     user = operations.register_user(**data)
     db.session.commit()
@@ -31,11 +44,28 @@ def register(data):
 
 
 @blp.route("/login", methods=["POST"])
+@limiter.limit(
+    setting("LOGIN_RATE_LIMIT"),
+    key_func=client_address_and_email,
+    deduct_when=credentials_rejected,
+    error_message=FAILED_LOGINS,
+)
+@limiter.limit(
+    setting("LOGIN_ADDRESS_RATE_LIMIT"),
+    key_func=client_address,
+    deduct_when=credentials_rejected,
+    error_message=FAILED_LOGINS,
+)
 @blp.arguments(LoginSchema)
 @blp.response(200, TokenSchema)
-@blp.documents(401, 413, 415)
+@blp.documents(401, 413, 415, 429)
 def login(data):
-    """Log in and receive an access token and a refresh token."""
+    """Log in and receive an access token and a refresh token.
+
+    Failed attempts are limited per client address and email
+    (`LOGIN_RATE_LIMIT`) and per client address (`LOGIN_ADDRESS_RATE_LIMIT`);
+    successful logins do not count.
+    """
     user = operations.authenticate(data["email"], data["password"])
     token_pair = tokens.issue_tokens(user)
     db.session.commit()
@@ -43,9 +73,10 @@ def login(data):
 
 
 @blp.route("/refresh", methods=["POST"])
+@limiter.limit(setting("REFRESH_RATE_LIMIT"), key_func=client_address)
 @blp.arguments(RefreshSchema)
 @blp.response(200, TokenSchema)
-@blp.documents(401, 413, 415)
+@blp.documents(401, 413, 415, 429)
 def refresh(data):
     """Exchange a refresh token for a new token pair.
 
@@ -78,3 +109,24 @@ def logout(data):
 def me():
     """Return the logged-in user."""
     return current_user
+
+
+@blp.route("/password", methods=["POST"])
+@blp.login_required
+@limiter.limit(
+    setting("LOGIN_RATE_LIMIT"),
+    key_func=caller,
+    deduct_when=password_change_refused,
+    error_message="Too many failed password changes; try again later",
+)
+@blp.arguments(PasswordChangeSchema)
+@blp.response(204)
+@blp.documents(413, 415, 429)
+def change_password(data):
+    """Change your password; every token of yours stops working, this one too.
+
+    Log in again with the new password. Refused attempts count against
+    `LOGIN_RATE_LIMIT` per user.
+    """
+    operations.change_password(current_user, data["current_password"], data["new_password"])
+    db.session.commit()

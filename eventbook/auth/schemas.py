@@ -1,17 +1,29 @@
 from marshmallow import fields, post_load
 from marshmallow.validate import Email, Length
 
-from eventbook.schemas import ByteLength, Schema, Text, password, reject_nul, text
+from eventbook.schemas import ByteLength, Schema, Text, byte_length_doc, password, reject_nul, text
 
 
 class EmailAddress(Text):
     """An email address, compared and stored in lower case."""
 
-    def __init__(self, **kwargs):
-        super().__init__(validate=[Length(max=255), Email()], **kwargs)
+    def __init__(self, metadata=None, **kwargs):
+        metadata = {"format": "email", **(metadata or {})}
+        super().__init__(validate=[Length(max=255), Email()], metadata=metadata, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         return super()._deserialize(value, attr, data, **kwargs).lower()
+
+
+def presented_password(metadata=None, **kwargs):
+    """Return a field for a password to check: anything bcrypt can hash."""
+    return fields.String(
+        required=True,
+        load_only=True,
+        validate=[reject_nul, ByteLength(1, 72)],
+        metadata=byte_length_doc(1, 72, metadata),
+        **kwargs,
+    )
 
 
 class RegisterSchema(Schema):
@@ -29,17 +41,17 @@ class UserSchema(Schema):
 
 class LoginSchema(Schema):
     email = Text(required=True, validate=Length(1, 255), metadata={"example": "user1@test.com"})
-    password = fields.String(
-        required=True,
-        load_only=True,
-        validate=[reject_nul, ByteLength(1, 72)],
-        metadata={"example": "password123"},
-    )
+    password = presented_password(metadata={"example": "password123"})
 
     @post_load
     def lower_email(self, data, **kwargs):
         data["email"] = data["email"].lower()
         return data
+
+
+class PasswordChangeSchema(Schema):
+    current_password = presented_password(metadata={"example": "correct-horse-battery"})
+    new_password = password(required=True, metadata={"example": "new-horse-battery-staple"})
 
 
 class TokenSchema(Schema):

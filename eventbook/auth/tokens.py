@@ -104,6 +104,16 @@ def revoke_family(family_id):
     )
 
 
+def revoke_user_tokens(user_id):
+    """Revoke every token of every login of a user."""
+    db.session.execute(
+        update(TokenFamily)
+        .where(TokenFamily.user_id == user_id, TokenFamily.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
 def log_out(access_claims, refresh_token=None):
     """Revoke the caller's login and, if given, the login of `refresh_token`.
 

@@ -1,29 +1,20 @@
-from flask import current_app
 from flask.views import MethodView
-from flask_jwt_extended import current_user, get_jwt_identity
+from flask_jwt_extended import current_user
 
 from eventbook.api import Blueprint
 from eventbook.bookings import idempotency, operations
 from eventbook.bookings.schemas import BookingCreateSchema, BookingSchema, IdempotencyHeaders
 from eventbook.extensions import db, limiter
 from eventbook.schemas import TOTAL_COUNT_HEADER, PageArgs
+from eventbook.throttling import caller, setting
 
 blp = Blueprint("bookings", __name__, url_prefix="/bookings", description="Your bookings.")
-
-
-def booking_rate_limit():
-    return current_app.config["BOOKING_RATE_LIMIT"]
-
-
-def caller_key():
-    """Rate-limit per user, whatever address the requests come from."""
-    return f"user:{get_jwt_identity()}"
 
 
 @blp.route("")
 class Bookings(MethodView):
     @blp.login_required
-    @limiter.limit(booking_rate_limit, key_func=caller_key)
+    @limiter.limit(setting("BOOKING_RATE_LIMIT"), key_func=caller)
     @blp.arguments(IdempotencyHeaders, location="headers")
     @blp.arguments(BookingCreateSchema)
     @blp.response(201, BookingSchema)

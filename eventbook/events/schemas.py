@@ -1,4 +1,4 @@
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError, fields, validates_schema
 from marshmallow.validate import URL, Length, Range
 
 from eventbook.models import utcnow
@@ -17,7 +17,11 @@ def _image_url(**kwargs):
     return Text(
         allow_none=True,
         validate=[Length(max=500), URL(schemes={"http", "https"})],
-        metadata={"example": "https://picsum.photos/seed/conference/800/600"},
+        metadata={
+            "description": "An http or https URL. It is stored as given, never fetched.",
+            "format": "uri",
+            "example": "https://picsum.photos/seed/conference/800/600",
+        },
         **kwargs,
     )
 
@@ -55,7 +59,7 @@ class EventCreateSchema(Schema):
 
 
 class EventUpdateSchema(Schema):
-    """Any subset of the fields of an event; absent fields are left unchanged."""
+    """Any non-empty subset of the fields of an event; absent fields are left unchanged."""
 
     title = text(1, 200)
     description = text(0, 5000, allow_none=True)
@@ -67,6 +71,11 @@ class EventUpdateSchema(Schema):
         metadata={"description": "Cannot be lower than the number of bookings."},
     )
     image_url = _image_url()
+
+    @validates_schema
+    def not_empty(self, data, **kwargs):
+        if not data:
+            raise ValidationError("Give at least one field to change.")
 
 
 class EventListArgs(PageArgs):

@@ -15,7 +15,9 @@ from eventbook.schemas import Schema
 
 log = logging.getLogger(__name__)
 
-blp = Blueprint("ops", __name__, description="Service information and health checks.")
+blp = Blueprint(
+    "ops", __name__, uses_database=False, description="Service information and health checks."
+)
 
 # Swagger UI's files come from an installed package, so /docs works offline.
 docs_assets = flask.Blueprint(
