@@ -67,7 +67,8 @@ def engine_options(url):
 class Config:
     DEBUG = env_bool("DEBUG")
     SECRET_KEY = os.environ.get("SECRET_KEY") or (DEFAULT_SECRET_KEY if DEBUG else "")
-    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").strip().upper()
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
 
     SQLALCHEMY_DATABASE_URI = normalize_database_url(
         os.environ.get("DATABASE_URL", "sqlite:///eventbook.db")

@@ -57,6 +57,8 @@ def load_config(app, config):
 
 def register_extensions(app):
     app.url_map.converters["id"] = IdConverter
+    # First, so that every request has its id before anything can log or fail.
+    register_middleware(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIRECTORY)
     jwt.init_app(app)
@@ -64,7 +66,6 @@ def register_extensions(app):
     register_jwt_error_loaders(jwt)
     limiter.init_app(app)
     api.init_app(app)
-    register_middleware(app)
 
 
 def register_blueprints(app):
