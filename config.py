@@ -64,6 +64,29 @@ def engine_options(url):
     return {}
 
 
+API_DESCRIPTION = """\
+Book slots at events. Organisers publish events with a fixed number of slots;
+attendees book them, and no slot is ever sold twice.
+
+**Authentication.** `POST /auth/login` answers an access token and a refresh
+token. Send the access token as `Authorization: Bearer <access_token>` (on this
+page: *Authorize*). When it expires, `POST /auth/refresh` exchanges the refresh
+token for a new pair. The demo data has `user1@test.com` with `password123`.
+
+**Errors.** Every error, whatever its status, has the body
+`{"error": true, "message": "...", "status_code": 400}`, plus
+`"errors": {"field": ["..."]}` when input failed validation. Each operation
+lists every status it can answer.
+
+**Tracing.** Every response carries an `X-Request-ID` header (yours, if you sent
+a short plain one); the server's log lines for the request carry the same id.
+
+**Rate limits.** Limited operations answer 429 with `Retry-After` when the limit
+is reached, and carry `X-RateLimit-Limit`, `X-RateLimit-Remaining` and
+`X-RateLimit-Reset` headers.
+"""
+
+
 class Config:
     DEBUG = env_bool("DEBUG")
     SECRET_KEY = os.environ.get("SECRET_KEY") or (DEFAULT_SECRET_KEY if DEBUG else "")
@@ -108,8 +131,7 @@ class Config:
     OPENAPI_REDOC_URL = "https://cdn.jsdelivr.net/npm/redoc@2.1.5/bundles/redoc.standalone.js"
     API_SPEC_OPTIONS = {
         "info": {
-            "description": "Book slots at events. Organisers publish events with a "
-            "fixed number of slots; attendees book them, and no slot is ever sold twice.",
+            "description": API_DESCRIPTION,
         },
         "components": {
             "securitySchemes": {

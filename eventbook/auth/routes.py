@@ -3,6 +3,10 @@ from flask_jwt_extended import current_user, get_jwt
 from eventbook.api import Blueprint
 from eventbook.auth import operations, tokens
 from eventbook.auth.schemas import (
+    LOGIN_EXAMPLE,
+    LOGOUT_EXAMPLE,
+    REFRESH_EXAMPLE,
+    REGISTER_EXAMPLE,
     LoginSchema,
     LogoutSchema,
     RefreshSchema,
@@ -16,9 +20,10 @@ blp = Blueprint("auth", __name__, url_prefix="/auth", description="Registration,
 
 
 @blp.route("/register", methods=["POST"])
-@blp.arguments(RegisterSchema)
+@blp.arguments(RegisterSchema, example=REGISTER_EXAMPLE)
 @blp.response(201, UserSchema)
-@blp.documents(413, 415)
+@blp.documents(operations.EmailTaken, 413, 415)
+@blp.doc(operationId="register")
 def register(data):
     """Register a new user.
 
@@ -31,11 +36,18 @@ def register(data):
 
 
 @blp.route("/login", methods=["POST"])
-@blp.arguments(LoginSchema)
+@blp.arguments(LoginSchema, example=LOGIN_EXAMPLE)
 @blp.response(200, TokenSchema)
-@blp.documents(401, 413, 415)
+@blp.documents(operations.InvalidCredentials, 413, 415)
+@blp.doc(operationId="login")
 def login(data):
-    """Log in and receive an access token and a refresh token."""
+    """Log in and receive an access token and a refresh token.
+
+    Send the access token as `Authorization: Bearer <access_token>` (in this
+    page: the Authorize button). It expires after `expires_in` seconds; the
+    refresh token buys a new pair at `POST /auth/refresh`. An unknown email
+    and a wrong password get the same answer.
+    """
     user = operations.authenticate(data["email"], data["password"])
     token_pair = tokens.issue_tokens(user)
     db.session.commit()
@@ -43,9 +55,10 @@ def login(data):
 
 
 @blp.route("/refresh", methods=["POST"])
-@blp.arguments(RefreshSchema)
+@blp.arguments(RefreshSchema, example=REFRESH_EXAMPLE)
 @blp.response(200, TokenSchema)
 @blp.documents(401, 413, 415)
+@blp.doc(operationId="refreshTokens")
 def refresh(data):
     """Exchange a refresh token for a new token pair.
 
@@ -63,9 +76,10 @@ def refresh(data):
 
 @blp.route("/logout", methods=["POST"])
 @blp.login_required
-@blp.arguments(LogoutSchema, required=False)
+@blp.arguments(LogoutSchema, required=False, example=LOGOUT_EXAMPLE)
 @blp.response(204)
 @blp.documents(413, 415)
+@blp.doc(operationId="logout")
 def logout(data):
     """Log out: the access token and the refresh token of this login stop working."""
     tokens.log_out(get_jwt(), data.get("refresh_token"))
@@ -75,6 +89,7 @@ def logout(data):
 @blp.route("/me")
 @blp.login_required
 @blp.response(200, UserSchema)
+@blp.doc(operationId="getCurrentUser")
 def me():
     """Return the logged-in user."""
     return current_user

@@ -4,7 +4,8 @@ from flask_jwt_extended import current_user, get_jwt_identity
 
 from eventbook.api import Blueprint
 from eventbook.bookings import operations
-from eventbook.bookings.schemas import BookingCreateSchema, BookingSchema
+from eventbook.bookings.schemas import BOOKING_CREATE_EXAMPLE, BookingCreateSchema, BookingSchema
+from eventbook.events.operations import EventNotFound
 from eventbook.extensions import db, limiter
 from eventbook.schemas import TOTAL_COUNT_HEADER, PageArgs
 
@@ -24,9 +25,18 @@ def caller_key():
 class Bookings(MethodView):
     @blp.login_required
     @limiter.limit(booking_rate_limit, key_func=caller_key)
-    @blp.arguments(BookingCreateSchema)
+    @blp.arguments(BookingCreateSchema, example=BOOKING_CREATE_EXAMPLE)
     @blp.response(201, BookingSchema)
-    @blp.documents(404, 413, 415, 429)
+    @blp.documents(
+        operations.AlreadyBooked,
+        operations.EventFull,
+        operations.EventPast,
+        EventNotFound,
+        413,
+        415,
+        429,
+    )
+    @blp.doc(operationId="bookEvent")
     def post(self, data):
         """Book a slot of an event.
 
@@ -43,8 +53,13 @@ class MyBookings(MethodView):
     @blp.login_required
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, BookingSchema(many=True), headers=TOTAL_COUNT_HEADER)
+    @blp.doc(operationId="listMyBookings")
     def get(self, args):
-        """List your bookings, newest first, each with its event."""
+        """List your bookings, newest first, each with its event.
+
+        Page with `skip` and `limit`; the `X-Total-Count` header gives the
+        number of your bookings.
+        """
         bookings, total = operations.list_bookings(current_user.id, **args)
         return bookings, {"X-Total-Count": str(total)}
 
@@ -53,15 +68,23 @@ class MyBookings(MethodView):
 class BookingById(MethodView):
     @blp.login_required
     @blp.response(200, BookingSchema)
-    @blp.documents(404)
+    @blp.documents(operations.BookingNotFound)
+    @blp.doc(operationId="getBooking")
     def get(self, booking_id):
-        """Return one of your bookings."""
+        """Return one of your bookings.
+
+        Another user's booking is answered like a missing one (404).
+        """
         return operations.get_booking(current_user.id, booking_id)
 
     @blp.login_required
     @blp.response(204)
-    @blp.documents(400, 404)
+    @blp.documents(operations.EventPast, operations.BookingNotFound)
+    @blp.doc(operationId="cancelBooking")
     def delete(self, booking_id):
-        """Cancel one of your bookings; its slot is free again."""
+        """Cancel one of your bookings; its slot is free again.
+
+        Bookings of events that have taken place cannot be cancelled.
+        """
         operations.cancel_booking(current_user.id, booking_id)
         db.session.commit()
