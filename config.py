@@ -69,9 +69,10 @@ Book slots at events. Organisers publish events with a fixed number of slots;
 attendees book them, and no slot is ever sold twice.
 
 **Authentication.** `POST /auth/login` answers an access token and a refresh
-token. Send the access token as `Authorization: Bearer <access_token>` (on this
-page: *Authorize*). When it expires, `POST /auth/refresh` exchanges the refresh
-token for a new pair. The demo data has `user1@test.com` with `password123`.
+token. Send the access token as `Authorization: Bearer <access_token>` (in
+Swagger UI, at /docs: *Authorize*). When it expires, `POST /auth/refresh`
+exchanges the refresh token for a new pair. The demo data has `user1@test.com`
+with `password123`.
 
 **Errors.** Every error, whatever its status, has the body
 `{"error": true, "message": "...", "status_code": 400}`, plus
@@ -128,7 +129,10 @@ class Config:
     OPENAPI_SWAGGER_UI_URL = "/docs/assets/"
     OPENAPI_SWAGGER_UI_CONFIG = {"validatorUrl": None, "persistAuthorization": True}
     OPENAPI_REDOC_PATH = "redoc"
-    OPENAPI_REDOC_URL = "https://cdn.jsdelivr.net/npm/redoc@2.1.5/bundles/redoc.standalone.js"
+    # ReDoc loads from its CDN; point REDOC_URL at a copy of your own to serve it offline.
+    OPENAPI_REDOC_URL = os.environ.get(
+        "REDOC_URL", "https://cdn.jsdelivr.net/npm/redoc@2.1.5/bundles/redoc.standalone.js"
+    )
     API_SPEC_OPTIONS = {
         "info": {
             "description": API_DESCRIPTION,

@@ -43,8 +43,8 @@ def register(data):
 def login(data):
     """Log in and receive an access token and a refresh token.
 
-    Send the access token as `Authorization: Bearer <access_token>` (in this
-    page: the Authorize button). It expires after `expires_in` seconds; the
+    Send the access token as `Authorization: Bearer <access_token>` (in
+    Swagger UI: the Authorize button). It expires after `expires_in` seconds; the
     refresh token buys a new pair at `POST /auth/refresh`. An unknown email
     and a wrong password get the same answer.
     """
