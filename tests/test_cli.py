@@ -172,12 +172,12 @@ def test_a_token_of_a_pruned_login_stays_refused(app, cli, client, make_user, to
 
 def test_revoke_logins_logs_a_user_out_everywhere(cli, client, make_user, auth_headers):
     user, other = make_user(email="lost-laptop@example.com"), make_user()
-    sessions = [auth_headers(user), auth_headers(user)]
+    logins = [auth_headers(user), auth_headers(user)]
     bystander = auth_headers(other)
     result = cli("revoke-logins", "Lost-Laptop@example.com")
     assert result.exit_code == 0, result.output
     assert f"Revoked every login of user {user.id} <lost-laptop@example.com>" in result.output
-    assert [client.get("/auth/me", headers=h).status_code for h in sessions] == [401, 401]
+    assert [client.get("/auth/me", headers=h).status_code for h in logins] == [401, 401]
     assert client.get("/auth/me", headers=bystander).status_code == 200
 
 
