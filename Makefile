@@ -1,10 +1,11 @@
-# eventbook: `make run` serves the API, `make test` runs the tests.
+# eventbook: `make run` serves the API, `make test` runs the tests,
+# `make openapi` rewrites the committed OpenAPI snapshot (docs/openapi.json).
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint clean
+.PHONY: run test lint openapi clean
 
 run: $(VENV)/.runtime .env
 	$(BIN)/flask db upgrade
@@ -13,6 +14,9 @@ run: $(VENV)/.runtime .env
 
 test: $(VENV)/.dev
 	$(BIN)/pytest
+
+openapi: $(VENV)/.runtime .env
+	$(BIN)/flask openapi write --format=json docs/openapi.json
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

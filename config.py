@@ -81,10 +81,35 @@ def engine_options(url):
     return options
 
 
+API_DESCRIPTION = """\
+Book slots at events. Organisers publish events with a fixed number of slots;
+attendees book them, and no slot is ever sold twice.
+
+**Authentication.** `POST /auth/login` answers an access token and a refresh
+token. Send the access token as `Authorization: Bearer <access_token>` (in
+Swagger UI, at /docs: *Authorize*). When it expires, `POST /auth/refresh`
+exchanges the refresh token for a new pair. The demo data has `user1@test.com`
+with `password123`.
+
+**Errors.** Every error, whatever its status, has the body
+`{"error": true, "message": "...", "status_code": 400}`, plus
+`"errors": {"field": ["..."]}` when input failed validation. Each operation
+lists every status it can answer.
+
+**Tracing.** Every response carries an `X-Request-ID` header (yours, if you sent
+a short plain one); the server's log lines for the request carry the same id.
+
+**Rate limits.** Limited operations answer 429 with `Retry-After` when the limit
+is reached, and carry `X-RateLimit-Limit`, `X-RateLimit-Remaining` and
+`X-RateLimit-Reset` headers.
+"""
+
+
 class Config:
     DEBUG = env_bool("DEBUG")
     SECRET_KEY = os.environ.get("SECRET_KEY") or (DEFAULT_SECRET_KEY if DEBUG else "")
-    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").strip().upper()
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
 
     SQLALCHEMY_DATABASE_URI = normalize_database_url(
         os.environ.get("DATABASE_URL", "sqlite:///eventbook.db")
@@ -124,11 +149,13 @@ class Config:
     OPENAPI_SWAGGER_UI_URL = "/docs/assets/"
     OPENAPI_SWAGGER_UI_CONFIG = {"validatorUrl": None, "persistAuthorization": True}
     OPENAPI_REDOC_PATH = "redoc"
-    OPENAPI_REDOC_URL = "https://cdn.jsdelivr.net/npm/redoc@2.1.5/bundles/redoc.standalone.js"
+    # ReDoc loads from its CDN; point REDOC_URL at a copy of your own to serve it offline.
+    OPENAPI_REDOC_URL = os.environ.get(
+        "REDOC_URL", "https://cdn.jsdelivr.net/npm/redoc@2.1.5/bundles/redoc.standalone.js"
+    )
     API_SPEC_OPTIONS = {
         "info": {
-            "description": "Book slots at events. Organisers publish events with a "
-            "fixed number of slots; attendees book them, and no slot is ever sold twice.",
+            "description": API_DESCRIPTION,
         },
         "components": {
             "securitySchemes": {

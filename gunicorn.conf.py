@@ -1,37 +1,75 @@
 """gunicorn settings for eventbook, read from the environment (see the README)."""
 
-import multiprocessing
 import os
 
 from dotenv import load_dotenv
+from gunicorn.glogging import Logger
 
 load_dotenv()
 
+from config import Config  # noqa: E402  (after .env is loaded)
+from eventbook.logs import install_handler  # noqa: E402
+
+
+def usable_cores():
+    """Return the number of CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 
-# With memory:// rate-limit storage every process counts on its own, so a
-# single process (with threads) is the default that keeps limits exact.
-_limits_in_memory = os.environ.get("RATELIMIT_STORAGE_URI", "memory://").startswith("memory://")
-workers = int(
-    os.environ.get("WEB_CONCURRENCY")
-    or (1 if _limits_in_memory else multiprocessing.cpu_count() * 2)
-)
+# Processes give CPU parallelism (bcrypt, serialization); the threads of each
+# one overlap waits on the database. With memory:// rate-limit storage every
+# process counts on its own, so one process is the default that keeps the
+# limits exact; with shared storage (Redis), two per usable core.
+_limits_in_memory = Config.RATELIMIT_STORAGE_URI.startswith("memory://")
+workers = int(os.environ.get("WEB_CONCURRENCY") or (1 if _limits_in_memory else 2 * usable_cores()))
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 
 # Load the application once, before forking: a bad configuration stops the
 # server at once with its message instead of failing every worker.
 preload_app = True
+
+# A worker silent for `timeout` seconds is killed and replaced; PostgreSQL's
+# statement_timeout (15 s, see config.py) ends a slow query well before that.
 timeout = 30
+# On SIGTERM, workers finish the requests they hold for up to this long.
 graceful_timeout = 30
+# Idle keep-alive connections are closed after this long.
 keepalive = 5
+# Heartbeat files in memory, not on a disk that may stall.
+if os.path.isdir("/dev/shm"):
+    worker_tmp_dir = "/dev/shm"
 
 # Several instances on one host must not share ~/.gunicorn/gunicorn.ctl.
 control_socket_disable = True
 
+proc_name = "eventbook"
+
+
+class ServerLogger(Logger):
+    """gunicorn's own messages in the application's format, on standard error.
+
+    The access log stays off: the application logs one line per request itself.
+    """
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        for handler in list(self.error_log.handlers):
+            if getattr(handler, "_gunicorn", False):
+                self.error_log.removeHandler(handler)
+        self.error_log.propagate = True
+        install_handler(Config.LOG_FORMAT)
+
+
+logger_class = ServerLogger
+accesslog = None
 errorlog = "-"
-accesslog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+loglevel = Config.LOG_LEVEL.lower()
 
 
 def on_starting(server):

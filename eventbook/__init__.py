@@ -15,7 +15,7 @@ from eventbook.errors import register_error_handlers, register_jwt_error_loaders
 from eventbook.events.routes import blp as events_blp
 from eventbook.extensions import IdConverter, api, db, jwt, limiter, migrate
 from eventbook.logs import configure_logging
-from eventbook.middleware import register_early_middleware, register_middleware
+from eventbook.middleware import register_middleware
 from eventbook.ops.routes import blp as ops_blp
 from eventbook.ops.routes import docs_assets
 
@@ -63,7 +63,9 @@ def load_config(app, config):
 
 def register_extensions(app):
     app.url_map.converters["id"] = IdConverter
-    register_early_middleware(app)  # its response hook runs after the limiter's
+    # First: every request has its id before anything can log or fail, and
+    # its response hook runs last, after the extensions' own.
+    register_middleware(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIRECTORY)
     jwt.init_app(app)
@@ -71,7 +73,6 @@ def register_extensions(app):
     register_jwt_error_loaders(jwt)
     limiter.init_app(app)
     api.init_app(app)
-    register_middleware(app)
 
 
 def register_blueprints(app):

@@ -1,12 +1,14 @@
 """flask-smorest adapted to the error contract: 400 for invalid input, one error body."""
 
+from http import HTTPStatus
+
 import flask_smorest
 from flask import request
 from flask_jwt_extended import jwt_required
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import UnsupportedMediaType
 
-from eventbook.errors import error_response_for_http_exception
+from eventbook.errors import VALIDATION_MESSAGE, error_body, error_response_for_http_exception
 from eventbook.schemas import ErrorSchema
 
 
@@ -51,15 +53,53 @@ class Blueprint(flask_smorest.Blueprint):
         func = self.doc(security=[{"bearerAuth": []}])(func)
         return self.documents(401)(func)
 
-    def documents(self, *status_codes):
-        """Document the error statuses an operation can answer besides its own."""
+    def arguments(self, schema, **kwargs):
+        """Parse and validate arguments; invalid ones are a 400 listing the fields."""
+        parse = super().arguments(schema, **kwargs)
+        return lambda func: parse(self._documents_examples(400, [_INVALID_INPUT])(func))
+
+    def documents(self, *errors):
+        """Document the errors an operation can answer besides its own response.
+
+        :param errors: status codes, documented with the generic error
+            response, and `DomainError` subclasses, documented with their
+            message as an example under their status.
+        """
 
         def decorator(func):
-            for status_code in status_codes:
-                func = self.alt_response(status_code, response=_RESPONSE_NAMES[status_code])(func)
+            examples = {}
+            for error in errors:
+                if isinstance(error, int):
+                    func = self.alt_response(error, response=_RESPONSE_NAMES[error])(func)
+                else:
+                    example = (error.__name__, error.message)
+                    examples.setdefault(error.status_code, []).append(example)
+            for status_code, status_examples in examples.items():
+                func = self._documents_examples(status_code, status_examples)(func)
             return func
 
         return decorator
+
+    def _documents_examples(self, status_code, examples):
+        """Document error bodies of one status, each named and with its message."""
+        return self.alt_response(
+            status_code,
+            schema=ErrorSchema,
+            description=HTTPStatus(status_code).phrase,
+            examples={
+                name: {"summary": message, "value": _example_body(status_code, message)}
+                for name, message in examples
+            },
+        )
+
+
+_INVALID_INPUT = ("ValidationFailed", VALIDATION_MESSAGE)
+
+
+def _example_body(status_code, message):
+    if message == VALIDATION_MESSAGE:
+        return error_body(status_code, message, {"field": ["Missing data for required field."]})
+    return error_body(status_code, message)
 
 
 _RESPONSE_NAMES = {

@@ -25,6 +25,7 @@ def _assign_request_id():
 
 
 def _finish_response(response):
+    _settle_retry_after(response)
     response.headers["X-Request-ID"] = request_id()
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
@@ -47,12 +48,8 @@ def _settle_retry_after(response):
     return response
 
 
-def register_early_middleware(app):
-    """Register what must run after every extension's own response hooks."""
-    app.after_request(_settle_retry_after)
-
-
 def register_middleware(app):
+    """Register before the extensions, so the response hook runs after theirs."""
     proxies = app.config["TRUSTED_PROXIES"]
     if proxies:
         # Only then is X-Forwarded-For believed; otherwise a client could

@@ -189,9 +189,11 @@ def pytest_report_header(config):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
-    """With TEST_REQUIRE_SERVICES=1 a skipped PostgreSQL or Redis test fails."""
+    """With TEST_REQUIRE_SERVICES=1 a skipped PostgreSQL, Redis or browser test fails."""
     report = yield
-    needs_service = item.get_closest_marker("postgresql") or item.get_closest_marker("redis")
+    needs_service = any(
+        item.get_closest_marker(marker) for marker in ("postgresql", "redis", "browser")
+    )
     if report.skipped and needs_service and os.environ.get("TEST_REQUIRE_SERVICES") == "1":
         report.outcome = "failed"
         report.longrepr = f"skipped although TEST_REQUIRE_SERVICES=1: {report.longrepr}"

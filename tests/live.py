@@ -51,24 +51,56 @@ def _wait_until_up(url, process, log, timeout=30):
     raise RuntimeError(f"gunicorn did not answer at {url} within {timeout}s")
 
 
-@contextlib.contextmanager
-def gunicorn(database_url, workers=1, **environment):
-    """Serve the app on a free port; yield its base URL; stop it afterwards."""
-    port = free_port()
-    env = {
+def server_environment(database_url, **environment):
+    """The environment the application runs with in these tests."""
+    return {
         **os.environ,
         "DATABASE_URL": database_url,
         "SECRET_KEY": TEST_SETTINGS["SECRET_KEY"],
         "BCRYPT_ROUNDS": "4",
         "LOG_LEVEL": "WARNING",
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "WEB_CONCURRENCY": str(workers),
         **environment,
     }
-    with tempfile.TemporaryFile("w+") as log:
+
+
+def flask(database_url, *args, **environment):
+    """Run `flask <args>` against the database; return its output."""
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", *args],
+        cwd=ROOT,
+        env=server_environment(database_url, **environment),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"flask {' '.join(args)} exited with {result.returncode}:\n{result.stderr}"
+        )
+    return result.stdout
+
+
+def migrate_and_seed(database_url):
+    """Prepare the database as `make run` does: apply the migrations, load the demo data."""
+    flask(database_url, "db", "upgrade")
+    flask(database_url, "seed")
+
+
+@contextlib.contextmanager
+def gunicorn(database_url, workers=1, output=None, **environment):
+    """Serve the app on a free port; yield its base URL; stop it afterwards.
+
+    Everything the server prints goes to `output` (a file) if given.
+    """
+    port = free_port()
+    env = server_environment(
+        database_url,
+        **{"HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": str(workers), **environment},
+    )
+    with contextlib.ExitStack() as stack:
+        log = output or stack.enter_context(tempfile.TemporaryFile("w+"))
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "wsgi:app", "--access-logfile", "/dev/null"],
+            [sys.executable, "-m", "gunicorn", "wsgi:app"],
             cwd=ROOT,
             env=env,
             stdout=log,

@@ -3,6 +3,11 @@ from flask_jwt_extended import current_user, get_jwt
 from eventbook.api import Blueprint
 from eventbook.auth import operations, tokens
 from eventbook.auth.schemas import (
+    LOGIN_EXAMPLE,
+    LOGOUT_EXAMPLE,
+    PASSWORD_CHANGE_EXAMPLE,
+    REFRESH_EXAMPLE,
+    REGISTER_EXAMPLE,
     LoginSchema,
     LogoutSchema,
     PasswordChangeSchema,
@@ -28,9 +33,10 @@ FAILED_LOGINS = "Too many failed login attempts; try again later"
 
 @blp.route("/register", methods=["POST"])
 @limiter.limit(setting("REGISTER_RATE_LIMIT"), key_func=client_address)
-@blp.arguments(RegisterSchema)
+@blp.arguments(RegisterSchema, example=REGISTER_EXAMPLE)
 @blp.response(201, UserSchema)
-@blp.documents(413, 415, 429)
+@blp.documents(operations.EmailTaken, 413, 415, 429)
+@blp.doc(operationId="register")
 def register(data):
     """Register a new user.
 
@@ -56,15 +62,19 @@ def register(data):
     deduct_when=credentials_rejected,
     error_message=FAILED_LOGINS,
 )
-@blp.arguments(LoginSchema)
+@blp.arguments(LoginSchema, example=LOGIN_EXAMPLE)
 @blp.response(200, TokenSchema)
-@blp.documents(401, 413, 415, 429)
+@blp.documents(operations.InvalidCredentials, 413, 415, 429)
+@blp.doc(operationId="login")
 def login(data):
     """Log in and receive an access token and a refresh token.
 
-    Failed attempts are limited per client address and email
-    (`LOGIN_RATE_LIMIT`) and per client address (`LOGIN_ADDRESS_RATE_LIMIT`);
-    successful logins do not count.
+    Send the access token as `Authorization: Bearer <access_token>` (in
+    Swagger UI: the Authorize button). It expires after `expires_in` seconds; the
+    refresh token buys a new pair at `POST /auth/refresh`. An unknown email
+    and a wrong password get the same answer. Failed attempts are limited per
+    client address and email (`LOGIN_RATE_LIMIT`) and per client address
+    (`LOGIN_ADDRESS_RATE_LIMIT`); successful logins do not count.
     """
     user = operations.authenticate(data["email"], data["password"])
     token_pair = tokens.issue_tokens(user)
@@ -74,9 +84,10 @@ def login(data):
 
 @blp.route("/refresh", methods=["POST"])
 @limiter.limit(setting("REFRESH_RATE_LIMIT"), key_func=client_address)
-@blp.arguments(RefreshSchema)
+@blp.arguments(RefreshSchema, example=REFRESH_EXAMPLE)
 @blp.response(200, TokenSchema)
 @blp.documents(401, 413, 415, 429)
+@blp.doc(operationId="refreshTokens")
 def refresh(data):
     """Exchange a refresh token for a new token pair.
 
@@ -94,9 +105,10 @@ def refresh(data):
 
 @blp.route("/logout", methods=["POST"])
 @blp.login_required
-@blp.arguments(LogoutSchema, required=False)
+@blp.arguments(LogoutSchema, required=False, example=LOGOUT_EXAMPLE)
 @blp.response(204)
 @blp.documents(413, 415)
+@blp.doc(operationId="logout")
 def logout(data):
     """Log out: the access token and the refresh token of this login stop working."""
     tokens.log_out(get_jwt(), data.get("refresh_token"))
@@ -106,6 +118,7 @@ def logout(data):
 @blp.route("/me")
 @blp.login_required
 @blp.response(200, UserSchema)
+@blp.doc(operationId="getCurrentUser")
 def me():
     """Return the logged-in user."""
     return current_user
@@ -119,9 +132,10 @@ def me():
     deduct_when=password_change_refused,
     error_message="Too many failed password changes; try again later",
 )
-@blp.arguments(PasswordChangeSchema)
+@blp.arguments(PasswordChangeSchema, example=PASSWORD_CHANGE_EXAMPLE)
 @blp.response(204)
-@blp.documents(413, 415, 429)
+@blp.documents(operations.WrongPassword, 413, 415, 429)
+@blp.doc(operationId="changePassword")
 def change_password(data):
     """Change your password; every token of yours stops working, this one too.
 

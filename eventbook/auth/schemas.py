@@ -26,6 +26,25 @@ def presented_password(metadata=None, **kwargs):
     )
 
 
+REGISTER_EXAMPLE = {
+    "name": "Ada Lovelace",
+    "email": "ada@example.com",
+    "password": "correct-horse-battery",
+}
+LOGIN_EXAMPLE = {"email": "user1@test.com", "password": "password123"}
+# What a refresh token looks like; send the one /auth/login or /auth/refresh gave.
+EXAMPLE_REFRESH_TOKEN = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIiwidHlwZSI6InJlZnJlc2gifQ."
+    "c2lnbmF0dXJlLW9mLXRoZS1yZWZyZXNoLXRva2Vu"
+)
+REFRESH_EXAMPLE = {"refresh_token": EXAMPLE_REFRESH_TOKEN}
+LOGOUT_EXAMPLE = {"refresh_token": EXAMPLE_REFRESH_TOKEN}
+PASSWORD_CHANGE_EXAMPLE = {
+    "current_password": "correct-horse-battery",
+    "new_password": "new-horse-battery-staple",
+}
+
+
 class RegisterSchema(Schema):
     name = text(1, 100, required=True, metadata={"example": "Ada Lovelace"})
     email = EmailAddress(required=True, metadata={"example": "ada@example.com"})
@@ -33,10 +52,12 @@ class RegisterSchema(Schema):
 
 
 class UserSchema(Schema):
-    id = fields.Integer(dump_only=True)
-    name = fields.String(dump_only=True)
-    email = fields.String(dump_only=True)
-    created_at = fields.DateTime(dump_only=True)
+    id = fields.Integer(dump_only=True, metadata={"example": 6})
+    name = fields.String(dump_only=True, metadata={"example": "Ada Lovelace"})
+    email = fields.String(dump_only=True, metadata={"example": "ada@example.com"})
+    created_at = fields.DateTime(
+        dump_only=True, metadata={"example": "2026-11-24T09:30:00.123456+00:00"}
+    )
 
 
 class LoginSchema(Schema):
@@ -55,11 +76,16 @@ class PasswordChangeSchema(Schema):
 
 
 class TokenSchema(Schema):
-    access_token = fields.String(dump_only=True)
-    refresh_token = fields.String(dump_only=True)
+    access_token = fields.String(
+        dump_only=True, metadata={"description": "Send as `Authorization: Bearer <access_token>`."}
+    )
+    refresh_token = fields.String(
+        dump_only=True, metadata={"description": "Exchange at `POST /auth/refresh`; used once."}
+    )
     token_type = fields.String(dump_only=True, metadata={"example": "bearer"})
     expires_in = fields.Integer(
-        dump_only=True, metadata={"description": "Lifetime of the access token in seconds."}
+        dump_only=True,
+        metadata={"description": "Lifetime of the access token in seconds.", "example": 900},
     )
 
 

@@ -10,7 +10,7 @@ import uuid
 from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
 from flask_jwt_extended.exceptions import WrongTokenError
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from eventbook.errors import DomainError
@@ -128,6 +128,19 @@ def log_out(access_claims, refresh_token=None):
         families.add(claims["fam"])
     for family_id in families:
         revoke_family(family_id)
+
+
+def prune_families(before, dry_run=False):
+    """Delete the logins that expired or were revoked before `before`; return how many.
+
+    Their tokens stay refused: a token whose family is gone counts as revoked.
+    """
+    stale = or_(TokenFamily.expires_at < before, TokenFamily.revoked_at < before)
+    if dry_run:
+        return db.session.scalar(select(func.count()).select_from(TokenFamily).where(stale))
+    return db.session.execute(
+        delete(TokenFamily).where(stale).execution_options(synchronize_session=False)
+    ).rowcount
 
 
 def register_token_loaders(jwt):

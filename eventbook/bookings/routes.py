@@ -3,7 +3,13 @@ from flask_jwt_extended import current_user
 
 from eventbook.api import Blueprint
 from eventbook.bookings import idempotency, operations
-from eventbook.bookings.schemas import BookingCreateSchema, BookingSchema, IdempotencyHeaders
+from eventbook.bookings.schemas import (
+    BOOKING_CREATE_EXAMPLE,
+    BookingCreateSchema,
+    BookingSchema,
+    IdempotencyHeaders,
+)
+from eventbook.events.operations import EventNotFound
 from eventbook.extensions import db, limiter
 from eventbook.schemas import TOTAL_COUNT_HEADER, PageArgs
 from eventbook.throttling import caller, setting
@@ -16,9 +22,20 @@ class Bookings(MethodView):
     @blp.login_required
     @limiter.limit(setting("BOOKING_RATE_LIMIT"), key_func=caller)
     @blp.arguments(IdempotencyHeaders, location="headers")
-    @blp.arguments(BookingCreateSchema)
+    @blp.arguments(BookingCreateSchema, example=BOOKING_CREATE_EXAMPLE)
     @blp.response(201, BookingSchema)
-    @blp.documents(404, 409, 413, 415, 429)
+    @blp.documents(
+        operations.AlreadyBooked,
+        operations.EventFull,
+        operations.EventPast,
+        idempotency.KeyReused,
+        EventNotFound,
+        idempotency.RequestInFlight,
+        413,
+        415,
+        429,
+    )
+    @blp.doc(operationId="bookEvent")
     def post(self, headers, data):
         """Book a slot of an event.
 
@@ -47,8 +64,13 @@ class MyBookings(MethodView):
     @blp.login_required
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, BookingSchema(many=True), headers=TOTAL_COUNT_HEADER)
+    @blp.doc(operationId="listMyBookings")
     def get(self, args):
-        """List your bookings, newest first, each with its event."""
+        """List your bookings, newest first, each with its event.
+
+        Page with `skip` and `limit`; the `X-Total-Count` header gives the
+        number of your bookings.
+        """
         bookings, total = operations.list_bookings(current_user.id, **args)
         return bookings, {"X-Total-Count": str(total)}
 
@@ -57,15 +79,23 @@ class MyBookings(MethodView):
 class BookingById(MethodView):
     @blp.login_required
     @blp.response(200, BookingSchema)
-    @blp.documents(404)
+    @blp.documents(operations.BookingNotFound)
+    @blp.doc(operationId="getBooking")
     def get(self, booking_id):
-        """Return one of your bookings."""
+        """Return one of your bookings.
+
+        Another user's booking is answered like a missing one (404).
+        """
         return operations.get_booking(current_user.id, booking_id)
 
     @blp.login_required
     @blp.response(204)
-    @blp.documents(400, 404)
+    @blp.documents(operations.EventPast, operations.BookingNotFound)
+    @blp.doc(operationId="cancelBooking")
     def delete(self, booking_id):
-        """Cancel one of your bookings; its slot is free again."""
+        """Cancel one of your bookings; its slot is free again.
+
+        Bookings of events that have taken place cannot be cancelled.
+        """
         operations.cancel_booking(current_user.id, booking_id)
         db.session.commit()

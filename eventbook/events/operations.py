@@ -19,8 +19,10 @@ class NotOrganizer(DomainError):
 
 
 class SlotsBelowBookings(DomainError):
+    message = "total_slots cannot be lower than the number of bookings"
+
     def __init__(self, booked):
-        super().__init__(f"total_slots cannot be lower than the number of bookings ({booked})")
+        super().__init__(f"{self.message} ({booked})")
 
 
 def get_event(event_id):

@@ -26,18 +26,43 @@ def _image_url(**kwargs):
     )
 
 
+EVENT_CREATE_EXAMPLE = {
+    "title": "Flask meetup",
+    "description": "Lightning talks and pizza.",
+    "location": "Room 42",
+    "event_date": "2030-05-01T18:00:00+00:00",
+    "total_slots": 30,
+    "image_url": "https://picsum.photos/seed/meetup/800/600",
+}
+EVENT_UPDATE_EXAMPLE = {"total_slots": 40}
+
+
 class EventSchema(Schema):
-    id = fields.Integer(dump_only=True)
-    title = fields.String(dump_only=True)
-    description = fields.String(dump_only=True, allow_none=True)
-    location = fields.String(dump_only=True)
-    event_date = fields.DateTime(dump_only=True)
-    total_slots = fields.Integer(dump_only=True)
-    image_url = fields.String(dump_only=True, allow_none=True)
-    organizer_id = fields.Integer(dump_only=True, allow_none=True)
-    created_at = fields.DateTime(dump_only=True)
-    booking_count = fields.Integer(dump_only=True)
-    available_slots = fields.Integer(dump_only=True)
+    id = fields.Integer(dump_only=True, metadata={"example": 1})
+    title = fields.String(dump_only=True, metadata={"example": "Tech Conference 2024"})
+    description = fields.String(
+        dump_only=True, allow_none=True, metadata={"example": "Talks on AI, cloud and the web."}
+    )
+    location = fields.String(
+        dump_only=True, metadata={"example": "Convention Center, San Francisco"}
+    )
+    event_date = fields.DateTime(dump_only=True, metadata={"example": "2030-05-01T18:00:00+00:00"})
+    total_slots = fields.Integer(dump_only=True, metadata={"example": 500})
+    image_url = fields.String(
+        dump_only=True,
+        allow_none=True,
+        metadata={"example": "https://picsum.photos/seed/conference/800/600"},
+    )
+    organizer_id = fields.Integer(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "The user who organises it; none for demo events."},
+    )
+    created_at = fields.DateTime(
+        dump_only=True, metadata={"example": "2026-11-24T09:30:00.123456+00:00"}
+    )
+    booking_count = fields.Integer(dump_only=True, metadata={"example": 3})
+    available_slots = fields.Integer(dump_only=True, metadata={"example": 497})
 
 
 class EventCreateSchema(Schema):

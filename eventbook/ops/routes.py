@@ -27,6 +27,7 @@ docs_assets = flask.Blueprint(
 
 class NotReady(DomainError):
     status_code = 503
+    message = "Not ready: database unavailable"
 
 
 class ServiceSchema(Schema):
@@ -49,6 +50,7 @@ class HealthSchema(Schema):
 @blp.route("/")
 class Service(MethodView):
     @blp.response(200, ServiceSchema)
+    @blp.doc(operationId="describeService")
     def get(self):
         """Describe the service and where its documentation is."""
         return {
@@ -63,6 +65,7 @@ class Service(MethodView):
 @blp.route("/health")
 class Health(MethodView):
     @blp.response(200, HealthSchema)
+    @blp.doc(operationId="checkLiveness")
     def get(self):
         """Answer while the process is alive."""
         return {"status": "ok"}
@@ -91,9 +94,13 @@ def _rate_limit_storage_check():
 @blp.route("/health/ready")
 class Readiness(MethodView):
     @blp.response(200, HealthSchema)
-    @blp.documents(503)
+    @blp.documents(NotReady)
+    @blp.doc(operationId="checkReadiness")
     def get(self):
-        """Answer 200 when the database (and Redis, if configured) answer, else 503."""
+        """Answer 200 when the database (and Redis, if configured) answer, else 503.
+
+        Point a load balancer's health check here.
+        """
         checks = {"database": _database_check()}
         storage = _rate_limit_storage_check()
         if storage is not None:
