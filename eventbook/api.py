@@ -3,7 +3,6 @@
 from http import HTTPStatus
 
 import flask_smorest
-from flask import request
 from flask_jwt_extended import jwt_required
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import UnsupportedMediaType
@@ -123,4 +122,4 @@ class Api(flask_smorest.Api):
     DEFAULT_ERROR_RESPONSE_NAME = None
 
     def handle_http_exception(self, error):
-        return error_response_for_http_exception(error, request)
+        return error_response_for_http_exception(error)

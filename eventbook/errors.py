@@ -78,7 +78,7 @@ def flatten_messages(messages):
     return flat
 
 
-def error_response_for_http_exception(error, request):
+def error_response_for_http_exception(error):
     """Build the error response for a werkzeug `HTTPException`."""
     data = getattr(error, "data", None) or {}
     errors = flatten_messages(data["messages"]) if data.get("messages") else data.get("errors")

@@ -94,10 +94,6 @@ class TokenFamily(db.Model):
 
     user: Mapped[User] = relationship(lazy="raise_on_sql")
 
-    @property
-    def is_active(self):
-        return self.revoked_at is None and self.expires_at > utcnow()
-
 
 class Event(db.Model):
     __tablename__ = "events"
