@@ -13,6 +13,7 @@ from eventbook import integrity
 from eventbook.auth import operations as accounts
 from eventbook.auth import tokens
 from eventbook.auth.schemas import RegisterSchema
+from eventbook.bookings import idempotency
 from eventbook.events import operations as events
 from eventbook.extensions import db
 from eventbook.models import User, utcnow
@@ -105,7 +106,7 @@ def list_events_command(include_past, by_fill, limit):
 @click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
 @with_appcontext
 def prune_tokens_command(keep_days, dry_run):
-    """Delete logins that expired or were revoked long ago.
+    """Delete logins that ended long ago.
 
     Run it daily: every login adds a row. Tokens of deleted logins stay refused.
     """
@@ -117,11 +118,27 @@ def prune_tokens_command(keep_days, dry_run):
         click.echo(f"Deleted {count} logins that ended more than {keep_days} days ago.")
 
 
+@click.command("prune-idempotency-keys")
+@click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
+@with_appcontext
+def prune_idempotency_keys_command(dry_run):
+    """Delete Idempotency-Keys older than 24 hours.
+
+    Run it daily: every booking made with a key adds a row.
+    """
+    count = idempotency.prune_expired(dry_run=dry_run)
+    if dry_run:
+        click.echo(f"{count} idempotency keys would be deleted.")
+    else:
+        db.session.commit()
+        click.echo(f"Deleted {count} idempotency keys older than 24 hours.")
+
+
 @click.command("revoke-logins")
 @click.argument("email")
 @with_appcontext
 def revoke_logins_command(email):
-    """Log a user out everywhere: revoke all their tokens."""
+    """Log a user out everywhere: revoke all tokens."""
     user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None:
         raise click.ClickException(f"No user has the email {email!r}.")
@@ -160,6 +177,7 @@ def register_commands(app):
         create_user_command,
         list_events_command,
         prune_tokens_command,
+        prune_idempotency_keys_command,
         revoke_logins_command,
         integrity_group,
     ):

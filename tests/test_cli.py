@@ -203,7 +203,8 @@ def test_flask_help_lists_every_command_with_one_line(tmp_path):
         timeout=60,
     ).stdout
     listed = dict(re.findall(r"^  ([a-z-]+)\s+(.+)$", printed.split("Commands:")[1], re.MULTILINE))
-    for command in ("seed", "create-user", "list-events", "prune-tokens", "revoke-logins"):
+    commands = ("seed", "create-user", "list-events", "prune-tokens", "revoke-logins")
+    for command in (*commands, "prune-idempotency-keys", "integrity"):
         assert listed.get(command), f"flask --help does not list {command}:\n{printed}"
         assert not listed[command].endswith("..."), f"cut short: {listed[command]}"
     assert listed["create-user"] == "Create a user; the password is asked for twice."

@@ -160,3 +160,17 @@ def test_the_key_is_documented(client):
     operation = spec["paths"]["/bookings"]["post"]
     assert [p["name"] for p in operation["parameters"]] == ["Idempotency-Key"]
     assert "409" in operation["responses"]
+
+
+def test_expired_keys_are_pruned(app, user, make_event):
+    event = make_event()
+    with app.app_context():
+        idempotency.claim(user.id, "old", {"event_id": event.id}, now=utcnow() - timedelta(days=2))
+        idempotency.claim(user.id, "fresh", {"event_id": event.id})
+    runner = app.test_cli_runner()
+    dry_run = runner.invoke(args=["prune-idempotency-keys", "--dry-run"])
+    assert dry_run.output == "1 idempotency keys would be deleted.\n"
+    result = runner.invoke(args=["prune-idempotency-keys"])
+    assert result.output == "Deleted 1 idempotency keys older than 24 hours.\n"
+    with app.app_context():
+        assert list(db.session.scalars(select(IdempotencyKey.key))) == ["fresh"]

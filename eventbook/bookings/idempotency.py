@@ -17,7 +17,7 @@ import logging
 from datetime import timedelta
 
 from flask import jsonify
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -171,3 +171,13 @@ def attempt(user_id, key, payload):
         db.session.rollback()
         _release(current.record.id)
         raise
+
+
+def prune_expired(now=None, dry_run=False):
+    """Delete the keys older than `KEY_LIFETIME`; return how many."""
+    expired = IdempotencyKey.claimed_at <= (now or utcnow()) - KEY_LIFETIME
+    if dry_run:
+        return db.session.scalar(select(func.count()).select_from(IdempotencyKey).where(expired))
+    return db.session.execute(
+        delete(IdempotencyKey).where(expired).execution_options(synchronize_session=False)
+    ).rowcount
