@@ -20,8 +20,7 @@ import urllib.request
 from pathlib import Path
 
 from tests import services
-from tests.conftest import TEST_SETTINGS
-from tests.live import ROOT, call, free_port
+from tests.live import ROOT, call, free_port, server_environment
 
 
 class Instance:
@@ -31,23 +30,19 @@ class Instance:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile("w+", prefix="gunicorn-", suffix=".log")  # noqa: SIM115
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "SECRET_KEY": TEST_SETTINGS["SECRET_KEY"],
-            "BCRYPT_ROUNDS": "4",
-            "LOG_LEVEL": "WARNING",
-            "HOST": "127.0.0.1",
-            "PORT": str(self.port),
-            "WEB_CONCURRENCY": str(workers),
-            "GUNICORN_THREADS": str(threads),
+        env = server_environment(
+            database_url,
+            HOST="127.0.0.1",
+            PORT=str(self.port),
+            WEB_CONCURRENCY=str(workers),
+            GUNICORN_THREADS=str(threads),
             # Few connections per worker: several instances share one server.
-            "DATABASE_POOL_SIZE": str(threads),
-            "DATABASE_MAX_OVERFLOW": "2",
+            DATABASE_POOL_SIZE=str(threads),
+            DATABASE_MAX_OVERFLOW="2",
             **environment,
-        }
+        )
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", app, "--access-logfile", "/dev/null"],
+            [sys.executable, "-m", "gunicorn", app],
             cwd=ROOT,
             env=env,
             stdout=self.log,
