@@ -147,13 +147,14 @@ def revoke_logins_command(email):
     click.echo(f"Revoked every login of user {user.id} <{user.email}>; they must log in again.")
 
 
-integrity_group = AppGroup("integrity", help="Check that booking counters match the bookings.")
+integrity_group = AppGroup("integrity", help="Check that the counters match the rows.")
 
 
 @integrity_group.command("check")
 @click.option("--repair", is_flag=True, help="Set every counter to its number of bookings.")
 def integrity_check_command(repair):
-    """Compare each event's counter with its bookings; exit 1 on any difference."""
+    """Compare each event's counter with its bookings, and the kept number of
+    events with the events; exit 1 on any difference."""
     if repair:
         found = integrity.repair_counters()
         db.session.commit()

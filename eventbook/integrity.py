@@ -1,8 +1,8 @@
 """Checks that every event's booking counter equals its bookings, and repairs it.
 
-The booking operations keep the two equal in every transaction; this is for
-operators, to prove it after an incident and to mend a database that was
-changed by hand.
+The booking operations keep the two equal in every transaction, and triggers
+keep the number of events; this is for operators, to prove it after an
+incident and to mend a database that was changed by hand.
 """
 
 from dataclasses import dataclass
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select, text, update
 
 from eventbook.extensions import db
-from eventbook.models import Booking, Event
+from eventbook.models import Booking, Event, EventTotal
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,23 @@ class Discrepancy:
         )
 
 
+@dataclass(frozen=True)
+class TotalDiscrepancy:
+    kept: int
+    events: int
+
+    oversold = False
+
+    def __str__(self):
+        return f"number of events: counter mismatch: kept={self.kept}, events={self.events}"
+
+
+def _event_total_discrepancy():
+    kept = db.session.scalar(select(EventTotal.events))
+    events = db.session.scalar(select(func.count()).select_from(Event))
+    return [] if kept == events else [TotalDiscrepancy(kept, events)]
+
+
 def _booking_counts():
     return (
         select(Booking.event_id, func.count().label("bookings"))
@@ -41,7 +58,8 @@ def _booking_counts():
 
 
 def find_discrepancies():
-    """Return every event whose counter differs from its bookings or exceeds its slots."""
+    """Return every event whose counter differs from its bookings or exceeds its
+    slots, and the number of events if it differs from the events."""
     counts = _booking_counts()
     bookings = func.coalesce(counts.c.bookings, 0)
     rows = db.session.execute(
@@ -50,11 +68,12 @@ def find_discrepancies():
         .where(or_(Event.booked_count != bookings, bookings > Event.total_slots))
         .order_by(Event.id)
     )
-    return [Discrepancy(*row) for row in rows]
+    return [Discrepancy(*row) for row in rows] + _event_total_discrepancy()
 
 
 def repair_counters():
-    """Set every counter to its number of bookings, in one transaction; the caller commits.
+    """Set every counter to its number of bookings, and the number of events to
+    the events, in one transaction; the caller commits.
 
     Writes to events and bookings wait meanwhile, so no booking can slip in
     between counting and updating. An event with more bookings than slots
@@ -65,7 +84,13 @@ def repair_counters():
     if db.engine.dialect.name == "postgresql":
         db.session.execute(text("LOCK TABLE events, bookings IN EXCLUSIVE MODE"))
     found = find_discrepancies()
-    repairable = [d.event_id for d in found if not d.oversold]
+    if any(isinstance(d, TotalDiscrepancy) for d in found):
+        db.session.execute(
+            update(EventTotal).values(
+                events=select(func.count()).select_from(Event).scalar_subquery()
+            )
+        )
+    repairable = [d.event_id for d in found if isinstance(d, Discrepancy) and not d.oversold]
     if repairable:
         actual = (
             select(func.count())

@@ -16,7 +16,12 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
+    insert,
+    literal,
+    select,
 )
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from eventbook.extensions import db
@@ -134,6 +139,70 @@ class Event(db.Model):
 
     def __repr__(self):
         return f"<Event {self.id} {self.title!r}>"
+
+
+class EventTotal(db.Model):
+    """The number of events, in one row that triggers on `events` keep exact.
+
+    An unfiltered event list reads its total here instead of counting the
+    table on every request. The triggers (`EVENT_TOTAL_TRIGGERS`) count every
+    insert and delete, however it is made: the API, `flask seed`, a bulk
+    load or a hand-written statement.
+    """
+
+    __tablename__ = "event_total"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    events: Mapped[int] = mapped_column(Integer)
+
+
+EVENT_TOTAL_TRIGGERS = {
+    # Statement-level, so a bulk insert updates the row once.
+    "postgresql": [
+        """
+        CREATE FUNCTION count_events() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'INSERT' THEN
+                UPDATE event_total SET events = events + (SELECT count(*) FROM inserted);
+            ELSIF TG_OP = 'DELETE' THEN
+                UPDATE event_total SET events = events - (SELECT count(*) FROM deleted);
+            ELSE
+                UPDATE event_total SET events = 0;
+            END IF;
+            RETURN NULL;
+        END
+        $$
+        """,
+        "CREATE TRIGGER count_inserted_events AFTER INSERT ON events "
+        "REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION count_events()",
+        "CREATE TRIGGER count_deleted_events AFTER DELETE ON events "
+        "REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT EXECUTE FUNCTION count_events()",
+        "CREATE TRIGGER count_truncated_events AFTER TRUNCATE ON events "
+        "FOR EACH STATEMENT EXECUTE FUNCTION count_events()",
+    ],
+    "sqlite": [
+        "CREATE TRIGGER count_inserted_events AFTER INSERT ON events "
+        "BEGIN UPDATE event_total SET events = events + 1; END",
+        "CREATE TRIGGER count_deleted_events AFTER DELETE ON events "
+        "BEGIN UPDATE event_total SET events = events - 1; END",
+    ],
+}
+
+
+@sa_event.listens_for(db.metadata, "after_create")
+def _count_events(target, connection, **kwargs):
+    """Start the count where `create_all` made the tables (the tests); the
+    migrations do the same for a real database."""
+    if connection.scalar(select(func.count()).select_from(EventTotal)):
+        return
+    connection.execute(
+        insert(EventTotal).from_select(
+            ["id", "events"], select(literal(1), func.count()).select_from(Event)
+        )
+    )
+    for statement in EVENT_TOTAL_TRIGGERS[connection.dialect.name]:
+        connection.exec_driver_sql(statement)
 
 
 class Booking(db.Model):

@@ -175,3 +175,14 @@ def test_cancel_after_the_event_is_refused(app, client, make_user, auth_headers,
 @pytest.mark.parametrize("path", ["/bookings/0", "/bookings/99999999999999999999", "/bookings/x"])
 def test_impossible_booking_ids_are_404(client, make_user, auth_headers, path):
     assert client.get(path, headers=auth_headers(make_user())).status_code == 404
+
+
+def test_a_page_of_bookings_past_the_end_still_counts_them(
+    client, make_user, auth_headers, make_event
+):
+    headers = auth_headers(make_user())
+    for n in range(2):
+        book(client, headers, make_event(title=f"e{n}").id)
+    response = client.get("/bookings/my?skip=2", headers=headers)
+    assert response.get_json() == []
+    assert response.headers["X-Total-Count"] == "2"

@@ -52,6 +52,17 @@ def test_list_pages_with_skip_and_limit(client, make_event):
     assert response.headers["X-Total-Count"] == "5"
 
 
+def test_a_page_past_the_end_is_empty_and_still_counts_the_matches(client, make_event):
+    for days in range(1, 4):
+        make_event(event_date=utcnow() + timedelta(days=days))
+    response = client.get("/events?skip=3&limit=2")
+    assert response.get_json() == []
+    assert response.headers["X-Total-Count"] == "3"
+    response = client.get("/events?skip=0&q=nothing-matches")
+    assert response.get_json() == []
+    assert response.headers["X-Total-Count"] == "0"
+
+
 @pytest.mark.parametrize(
     "query, field",
     [

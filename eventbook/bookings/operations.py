@@ -10,7 +10,7 @@ they take their locks in the same order.
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import contains_eager, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from eventbook.errors import DomainError
@@ -116,19 +116,26 @@ def get_booking(user_id, booking_id):
 
 
 def list_bookings(user_id, skip, limit):
-    """Return a page of a user's bookings, newest first, and their number."""
-    bookings = db.session.scalars(
-        select(Booking)
-        .options(joinedload(Booking.event))
-        .where(Booking.user_id == user_id)
+    """Return a page of a user's bookings, newest first, and their number.
+
+    One statement: a user's bookings are few, so the page is read directly
+    through the (user_id, created_at) index, with each booking's event and
+    the number of the user's bookings beside it.
+    """
+    mine = Booking.user_id == user_id
+    total = select(func.count()).select_from(Booking).where(mine).scalar_subquery()
+    rows = db.session.execute(
+        select(Booking, total)
+        .join(Booking.event)
+        .options(contains_eager(Booking.event))
+        .where(mine)
         .order_by(Booking.created_at.desc(), Booking.id.desc())
         .offset(skip)
         .limit(limit)
     ).all()
-    total = db.session.scalar(
-        select(func.count()).select_from(Booking).where(Booking.user_id == user_id)
-    )
-    return bookings, total
+    if not rows:  # past the last page: nothing carried the number
+        return [], db.session.scalar(select(total))
+    return [row[0] for row in rows], rows[0][1]
 
 
 def cancel_booking(user_id, booking_id, now=None):

@@ -1,7 +1,7 @@
 from marshmallow import fields
 from marshmallow.validate import Length, Regexp
 
-from eventbook.events.schemas import EventSchema
+from eventbook.events.schemas import EventSchema, event_json
 from eventbook.schemas import Schema, identifier
 
 BOOKING_CREATE_EXAMPLE = {"event_id": 1}
@@ -19,6 +19,24 @@ class BookingSchema(Schema):
         dump_only=True, metadata={"example": "2026-11-24T09:35:00.123456+00:00"}
     )
     event = fields.Nested(EventSchema, dump_only=True)
+
+    def dump(self, obj, *, many=None):
+        # Written out directly, as EventSchema does; tests/test_serialization.py
+        # holds this equal to marshmallow's dump.
+        if self.many if many is None else many:
+            return [booking_json(booking) for booking in obj]
+        return booking_json(obj)
+
+
+def booking_json(booking):
+    """Return the BookingSchema representation of a booking with its event."""
+    return {
+        "id": booking.id,
+        "user_id": booking.user_id,
+        "event_id": booking.event_id,
+        "created_at": booking.created_at.isoformat(),
+        "event": event_json(booking.event),
+    }
 
 
 class IdempotencyHeaders(Schema):

@@ -1,11 +1,12 @@
 """Event workflows; they flush, the caller commits."""
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from eventbook.errors import DomainError
 from eventbook.extensions import db
 from eventbook.models import Event, utcnow
+from eventbook.pagination import page_with_total
 
 
 class EventNotFound(DomainError):
@@ -68,12 +69,7 @@ def _filters(upcoming=False, q=None):
 
 def list_events(skip, limit, upcoming=False, q=None):
     """Return a page of events ordered by date, and the number of matches."""
-    filters = _filters(upcoming, q)
-    events = db.session.scalars(
-        select(Event).where(*filters).order_by(Event.event_date, Event.id).offset(skip).limit(limit)
-    ).all()
-    total = db.session.scalar(select(func.count()).select_from(Event).where(*filters))
-    return events, total
+    return page_with_total(Event, _filters(upcoming, q), (Event.event_date, Event.id), skip, limit)
 
 
 def top_booked(limit, upcoming=False):

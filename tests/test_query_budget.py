@@ -1,0 +1,215 @@
+"""Every endpoint issues a fixed number of SQL statements, whatever the data.
+
+A listener on the engine counts the statements a request sends. Each
+endpoint is called with little data and with much more (a bigger page, more
+bookings, more events); the count must be the same, and within the budget.
+A query per row (an N+1) or a scan that grows with the data shows up here
+long before it shows up in production.
+"""
+
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event as sa_event
+from sqlalchemy import insert
+
+from eventbook.extensions import db
+from eventbook.models import Booking, Event, User, utcnow
+from tests.conftest import PASSWORD
+
+
+@contextmanager
+def counting_statements(app):
+    """Yield a list that collects the SQL of every statement sent meanwhile."""
+    statements = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    sa_event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", count)
+
+
+@pytest.fixture
+def statements_of(app, client):
+    """Return the statements one request sends, asserting its status."""
+
+    def statements_of(method, url, status, **kwargs):
+        with counting_statements(app) as statements:
+            response = client.open(url, method=method, **kwargs)
+        assert response.status_code == status, response.get_json()
+        return statements
+
+    return statements_of
+
+
+def add_events(app, count, organizer_id=None):
+    """Insert `count` future events in one statement; return their ids."""
+    now = utcnow()
+    rows = [
+        {
+            "title": f"Event {n}",
+            "location": "Hall",
+            "event_date": now + timedelta(days=1 + n % 300, minutes=n),
+            "total_slots": 100,
+            "booked_count": 0,
+            "organizer_id": organizer_id,
+            "created_at": now,
+        }
+        for n in range(count)
+    ]
+    with app.app_context():
+        ids = db.session.scalars(insert(Event).returning(Event.id), rows).all()
+        db.session.commit()
+        return ids
+
+
+def add_bookings(app, user_id, event_ids):
+    now = utcnow()
+    with app.app_context():
+        db.session.execute(
+            insert(Booking),
+            [
+                {"user_id": user_id, "event_id": event_id, "created_at": now - timedelta(seconds=n)}
+                for n, event_id in enumerate(event_ids)
+            ],
+        )
+        for event_id in event_ids:
+            db.session.get(Event, event_id).booked_count += 1
+        db.session.commit()
+
+
+@pytest.fixture
+def user(make_user):
+    return make_user()
+
+
+@pytest.fixture
+def headers(user, auth_headers):
+    return auth_headers(user)
+
+
+def test_event_lists_cost_the_same_for_one_row_and_a_hundred(app, statements_of):
+    add_events(app, 1)
+    small = {
+        "list": statements_of("GET", "/events?limit=1", 200),
+        "deep page": statements_of("GET", "/events?skip=0&limit=1&upcoming=true&q=event", 200),
+        "top booked": statements_of("GET", "/events/top-booked?limit=1", 200),
+    }
+    add_events(app, 149)
+    large = {
+        "list": statements_of("GET", "/events?limit=100", 200),
+        "deep page": statements_of("GET", "/events?skip=50&limit=100&upcoming=true&q=event", 200),
+        "top booked": statements_of("GET", "/events/top-booked?limit=50", 200),
+    }
+    for name in small:
+        assert len(large[name]) == len(small[name]), name
+    # The page and the number of matches come back together.
+    assert len(large["list"]) == 1
+    assert len(large["deep page"]) == 1
+    assert len(large["top booked"]) == 1
+
+
+def test_my_bookings_cost_the_same_for_one_booking_and_fifty(app, user, headers, statements_of):
+    event_ids = add_events(app, 50)
+    add_bookings(app, user.id, event_ids[:1])
+    one = statements_of("GET", "/bookings/my", 200, headers=headers)
+    add_bookings(app, user.id, event_ids[1:])
+    fifty = statements_of("GET", "/bookings/my?limit=100", 200, headers=headers)
+    assert len(fifty) == len(one)
+    # The token's login and user; the page with its events and the count.
+    assert len(fifty) == 2
+
+
+def test_reading_one_event_or_booking_is_one_statement_each(app, user, headers, statements_of):
+    add_events(app, 100)
+    [event_id] = add_events(app, 1)
+    add_bookings(app, user.id, [event_id])
+    assert len(statements_of("GET", f"/events/{event_id}", 200)) == 1
+    with app.app_context():
+        booking_id = db.session.query(Booking.id).filter_by(user_id=user.id).scalar()
+    # One statement checks the token and loads its user; one reads the booking.
+    assert len(statements_of("GET", f"/bookings/{booking_id}", 200, headers=headers)) == 2
+    assert len(statements_of("GET", "/auth/me", 200, headers=headers)) == 1
+
+
+def test_booking_and_cancelling_cost_a_fixed_number_of_statements(
+    app, user, headers, statements_of
+):
+    [event_id] = add_events(app, 1)
+    booked = statements_of("POST", "/bookings", 201, json={"event_id": event_id}, headers=headers)
+    # Token and user; take the slot; insert the booking.
+    assert len(booked) <= 3
+    with app.app_context():
+        booking_id = db.session.query(Booking.id).filter_by(user_id=user.id).scalar()
+    cancelled = statements_of("DELETE", f"/bookings/{booking_id}", 204, headers=headers)
+    # Token and user; find the booking; give the slot back; delete the booking.
+    assert len(cancelled) <= 4
+
+    keyed = {**headers, "Idempotency-Key": "budget-1"}
+    first = statements_of("POST", "/bookings", 201, json={"event_id": event_id}, headers=keyed)
+    replayed = statements_of("POST", "/bookings", 201, json={"event_id": event_id}, headers=keyed)
+    # The key is claimed and settled around the booking; a replay only reads it.
+    assert len(first) <= len(booked) + 3
+    assert len(replayed) <= 3
+
+
+def test_event_changes_cost_a_fixed_number_of_statements(app, user, headers, statements_of):
+    created = statements_of(
+        "POST",
+        "/events",
+        201,
+        headers=headers,
+        json={
+            "title": "Budget",
+            "location": "Hall",
+            "event_date": (utcnow() + timedelta(days=3)).isoformat(),
+            "total_slots": 10,
+        },
+    )
+    assert len(created) <= 2
+    [event_id] = add_events(app, 1, organizer_id=user.id)
+    patched = statements_of(
+        "PATCH", f"/events/{event_id}", 200, headers=headers, json={"title": "Renamed"}
+    )
+    assert len(patched) <= 3
+    assert len(statements_of("DELETE", f"/events/{event_id}", 204, headers=headers)) <= 3
+
+
+def test_authentication_costs_a_fixed_number_of_statements(user, statements_of, client):
+    credentials = {"email": user.email, "password": PASSWORD}
+    # Find the user; start a token family.
+    assert len(statements_of("POST", "/auth/login", 200, json=credentials)) <= 2
+    refresh_token = client.post("/auth/login", json=credentials).get_json()["refresh_token"]
+    # Rotate the family's refresh token in one conditional UPDATE.
+    refreshed = statements_of("POST", "/auth/refresh", 200, json={"refresh_token": refresh_token})
+    assert len(refreshed) <= 1
+    access_token = client.post("/auth/login", json=credentials).get_json()["access_token"]
+    headers = {"Authorization": f"Bearer {access_token}"}
+    # Token and user; revoke the family.
+    assert len(statements_of("POST", "/auth/logout", 204, headers=headers, json={})) <= 2
+    new_user = {"name": "New", "email": "new@example.com", "password": PASSWORD}
+    assert len(statements_of("POST", "/auth/register", 201, json=new_user)) <= 2
+
+
+def test_health_checks_cost_at_most_one_statement(statements_of):
+    assert statements_of("GET", "/health", 200) == []
+    assert len(statements_of("GET", "/health/ready", 200)) <= 1
+
+
+def test_counts_do_not_depend_on_other_users_data(app, user, headers, make_user, statements_of):
+    """Another user's thousand bookings change nothing in what `user` costs."""
+    event_ids = add_events(app, 200)
+    before = statements_of("GET", "/bookings/my", 200, headers=headers)
+    others = [make_user() for _ in range(5)]
+    for other in others:
+        add_bookings(app, other.id, event_ids)
+    with app.app_context():
+        assert db.session.query(User).count() == 6
+    assert len(statements_of("GET", "/bookings/my", 200, headers=headers)) == len(before)
