@@ -1,0 +1,267 @@
+"""docs/benchmarks.md from the raw results: `python -m bench.report [results.json]`."""
+
+import json
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "benchmarks.md"
+CHART = ROOT / "docs" / "benchmarks.png"
+RESULTS = ROOT / "bench" / "results" / "latest.json"
+BASELINE = "select1"
+ANALYSIS_START = "<!-- analysis -->"
+ANALYSIS_END = "<!-- /analysis -->"
+DEFAULT_ANALYSIS = (
+    "*Not written yet: what limits each endpoint, with a profile, goes here. "
+    "The text between the markers survives regeneration.*"
+)
+# Throughput an endpoint must reach, as a share of GET /bench/select1's.
+RATIO_TARGETS = {
+    "event_by_id": 0.5,
+    "top_booked": 0.5,
+    "events_list": 0.5,
+    "events_deep": 0.4,
+    "my_bookings": 0.4,
+    "book": 0.25,
+}
+# Endpoints whose throughput must not depend on the number of bookings.
+SCALE_INDEPENDENT = ("events_list", "events_deep", "top_booked")
+SCALE_TOLERANCE = 0.10
+ERROR_FREE_CONNECTIONS = 32
+
+
+def median(values):
+    return statistics.median(values) if values else None
+
+
+def summarize(runs, **match):
+    """Return the medians of the runs matching `match`, by (endpoint, connections, scale)."""
+    groups = {}
+    for run in runs:
+        if all(run.get(name) == value for name, value in match.items()):
+            key = (run["endpoint"], run["connections"], run["scale"])
+            groups.setdefault(key, []).append(run)
+    return {
+        key: {
+            "rps": median([run["rps"] for run in group]),
+            "p50_ms": median([run["latency_ms"]["p50"] for run in group]),
+            "p99_ms": median([run["latency_ms"]["p99"] for run in group]),
+            "errors": median([run["error_count"] for run in group]),
+            "errors_total": sum(run["error_count"] for run in group),
+            "runs": len(group),
+        }
+        for key, group in groups.items()
+    }
+
+
+def ratio(summary, endpoint, connections, scale):
+    """Return the endpoint's median throughput over the baseline's, at the same load."""
+    measured = summary.get((endpoint, connections, scale))
+    baseline = summary.get((BASELINE, connections, scale))
+    if not measured or not baseline or not baseline["rps"]:
+        return None
+    return measured["rps"] / baseline["rps"]
+
+
+def evaluate_targets(results):
+    """Return the targets as rows: (target, measured, verdict); verdict True, False or None."""
+    main = summarize(results["runs"], phase="main")
+    scale = results["dataset"]["main_scale"]
+    labels = results["endpoints"]
+    rows = []
+    for connections in results["options"]["connections"]:
+        for endpoint, target in RATIO_TARGETS.items():
+            measured = ratio(main, endpoint, connections, scale)
+            name = f"{labels[endpoint]} ≥ {target:.2f} x SELECT 1 at {connections} connections"
+            if measured is None:
+                rows.append((name, "not measured", None))
+                continue
+            verdict = measured >= target
+            shown = share(measured)
+            if endpoint == "book":
+                errors = main[(endpoint, connections, scale)]["errors_total"]
+                name += ", no errors"
+                shown += f", {errors} errors"
+                verdict = verdict and errors == 0
+            rows.append((name, shown, verdict))
+    rows.extend(scaling_targets(results))
+    if ERROR_FREE_CONNECTIONS in results["options"]["connections"]:
+        failing = [
+            f"{labels[endpoint]}: {stats['errors_total']}"
+            for (endpoint, connections, _), stats in sorted(main.items())
+            if connections == ERROR_FREE_CONNECTIONS and stats["errors_total"]
+        ]
+        rows.append(
+            (
+                f"No errors at {ERROR_FREE_CONNECTIONS} connections (every endpoint, every run)",
+                "; ".join(failing) or "0 errors",
+                not failing,
+            )
+        )
+    rows.append(("POST /auth/login: reported only (bcrypt cost 12 by design)", "-", None))
+    return rows
+
+
+def scaling_targets(results):
+    scaling = summarize(results["runs"], phase="scaling")
+    scales = results["options"]["scales"]
+    labels = results["endpoints"]
+    rows = []
+    if len(scales) < 2:
+        return rows
+    low, high = scales[0], scales[-1]
+    for connections in results["options"]["scale_connections"]:
+        for endpoint in SCALE_INDEPENDENT:
+            name = (
+                f"{labels[endpoint]}: req/s at {high:,} within {SCALE_TOLERANCE:.0%} of "
+                f"{low:,} bookings ({connections} connections)"
+            )
+            before = scaling.get((endpoint, connections, low))
+            after = scaling.get((endpoint, connections, high))
+            if not before or not after:
+                rows.append((name, "not measured", None))
+                continue
+            change = after["rps"] / before["rps"]
+            rows.append((name, f"{change:.0%}", abs(change - 1) <= SCALE_TOLERANCE))
+    return rows
+
+
+def verdict_text(verdict):
+    return {True: "pass", False: "**fail**", None: "-"}[verdict]
+
+
+def number(value, digits=0):
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def share(value):
+    """Format a ratio to the baseline; small ones keep a significant digit."""
+    return number(value, 2 if value is None or value >= 0.01 else 3)
+
+
+def endpoint_table(results, connections):
+    main = summarize(results["runs"], phase="main")
+    scale = results["dataset"]["main_scale"]
+    lines = [
+        "| Endpoint | req/s | ratio to SELECT 1 | p50 ms | p99 ms | errors, median (all runs) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for endpoint, label in results["endpoints"].items():
+        stats = main.get((endpoint, connections, scale))
+        if not stats:
+            continue
+        lines.append(
+            f"| `{label}` | {number(stats['rps'])} | "
+            f"{share(ratio(main, endpoint, connections, scale))} | "
+            f"{number(stats['p50_ms'], 1)} | {number(stats['p99_ms'], 1)} | "
+            f"{number(stats['errors'])} ({stats['errors_total']}) |"
+        )
+    return "\n".join(lines)
+
+
+def scaling_table(results, connections):
+    scaling = summarize(results["runs"], phase="scaling")
+    scales = results["options"]["scales"]
+    header = " | ".join(f"{scale:,}" for scale in scales)
+    lines = [
+        f"| Endpoint | {header} | {scales[-1]:,} / {scales[0]:,} |",
+        "|---|" + "---:|" * (len(scales) + 1),
+    ]
+    for endpoint, label in results["endpoints"].items():
+        row = [scaling.get((endpoint, connections, scale)) for scale in scales]
+        if not any(row):
+            continue
+        cells = " | ".join(number(stats and stats["rps"]) for stats in row)
+        change = (
+            f"{row[-1]['rps'] / row[0]['rps']:.0%}" if row[0] and row[-1] and row[0]["rps"] else "-"
+        )
+        lines.append(f"| `{label}` | {cells} | {change} |")
+    return "\n".join(lines)
+
+
+def targets_table(results):
+    lines = ["| Target | Measured | Verdict |", "|---|---|---|"]
+    for name, measured, verdict in evaluate_targets(results):
+        lines.append(f"| {name} | {measured} | {verdict_text(verdict)} |")
+    return "\n".join(lines)
+
+
+def preserved_analysis(text):
+    """Return the text between the analysis markers of an existing document."""
+    start, end = text.find(ANALYSIS_START), text.find(ANALYSIS_END)
+    if start == -1 or end < start:
+        return DEFAULT_ANALYSIS
+    return text[start + len(ANALYSIS_START) : end].strip("\n") or DEFAULT_ANALYSIS
+
+
+def render(results, analysis=DEFAULT_ANALYSIS):
+    """Return docs/benchmarks.md for `results`."""
+    from bench.document import DOCUMENT
+
+    machine, gunicorn, data = results["machine"], results["gunicorn"], results["dataset"]
+    options = results["options"]
+    packages = ", ".join(f"{name} {version}" for name, version in machine["packages"].items())
+    tables = "\n\n".join(
+        f"### {connections} connections\n\n{endpoint_table(results, connections)}"
+        for connections in options["connections"]
+    )
+    scaling = "\n\n".join(
+        f"### {connections} connections\n\n{scaling_table(results, connections)}"
+        for connections in options["scale_connections"]
+    )
+    sizes = data["tables_at_main_scale"]
+    return DOCUMENT.format(
+        started=results["started_at"],
+        finished=results["finished_at"],
+        cpu=machine["cpu"],
+        cores=machine["cores"],
+        usable=machine["usable_cores"],
+        memory=machine["memory_gib"],
+        kernel=machine["kernel"],
+        python=machine["python"],
+        postgresql=machine["postgresql"],
+        wrk=machine["wrk"],
+        packages=packages,
+        workers=gunicorn["workers"],
+        threads=gunicorn["threads"],
+        worker_class=gunicorn["worker_class"],
+        preload=gunicorn["preload_app"],
+        keepalive=gunicorn["keepalive"],
+        timeout=gunicorn["timeout"],
+        users=data["users"],
+        events=data["events"],
+        pool=data["pool_users"],
+        mine=data["bench_user_bookings"],
+        main_scale=data["main_scale"],
+        scales=", ".join(f"{scale:,}" for scale in options["scales"]),
+        size_users=sizes["users"]["size"],
+        size_events=sizes["events"]["size"],
+        size_bookings=sizes["bookings"]["size"],
+        duration=options["duration_s"],
+        repeat=f"{options['repeat']} run{'s' if options['repeat'] > 1 else ''}",
+        warmup=options["warmup_s"],
+        connections=" and ".join(str(count) for count in options["connections"]),
+        tables=tables,
+        scaling=scaling,
+        targets=targets_table(results),
+        analysis_start=ANALYSIS_START,
+        analysis=analysis,
+        analysis_end=ANALYSIS_END,
+    )
+
+
+def write(results, doc=DOC, chart=CHART):
+    """Write the document and its chart; return their paths."""
+    from bench.chart import draw
+
+    analysis = preserved_analysis(doc.read_text()) if doc.exists() else DEFAULT_ANALYSIS
+    draw(results, chart)
+    doc.write_text(render(results, analysis))
+    return [doc, chart]
+
+
+if __name__ == "__main__":
+    source = Path(sys.argv[1]) if len(sys.argv) > 1 else RESULTS
+    for path in write(json.loads(source.read_text())):
+        print(f"wrote {path}")

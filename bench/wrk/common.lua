@@ -1,0 +1,34 @@
+-- Shared by the benchmark's wrk scripts: thread ids, and one JSON result line.
+--
+-- Each wrk thread runs its own Lua state. setup() (in the main state) gives
+-- each one an id; a script may count its own failures in the thread globals
+-- `bad` (responses that are not the expected success) and `exhausted` (times
+-- its prepared requests ran out and started over); done() adds them up.
+
+local threads = {}
+
+function setup(thread)
+   thread:set("id", #threads)
+   table.insert(threads, thread)
+end
+
+local function total(name)
+   local sum = 0
+   for _, thread in ipairs(threads) do
+      sum = sum + (tonumber(thread:get(name)) or 0)
+   end
+   return sum
+end
+
+function done(summary, latency, requests)
+   local e = summary.errors
+   local ms = function(p) return latency:percentile(p) / 1000 end
+   io.write(string.format(
+      'BENCH_RESULT {"requests": %d, "duration_s": %.3f, "errors": {"connect": %d, ' ..
+      '"read": %d, "write": %d, "status": %d, "timeout": %d, "unexpected": %d, ' ..
+      '"exhausted": %d}, "latency_ms": {"p50": %.3f, "p90": %.3f, "p99": %.3f, ' ..
+      '"max": %.3f, "mean": %.3f}}\n',
+      summary.requests, summary.duration / 1e6, e.connect, e.read, e.write, e.status,
+      e.timeout, total("bad"), total("exhausted"), ms(50), ms(90), ms(99),
+      latency.max / 1000, latency.mean / 1000))
+end

@@ -1,0 +1,96 @@
+"""The benchmark's pure functions: wrk output, medians, targets, the kept analysis."""
+
+import pytest
+
+from bench import report
+from bench.run import error_count, parse_wrk_output
+from bench.tokens import booking_pairs
+
+WRK_OUTPUT = """\
+Running 3s test @ http://127.0.0.1:8099/bookings
+  8970 requests in 3.01s, 2.55MB read
+BENCH_RESULT {"requests": 900, "duration_s": 3.0, "errors": {"connect": 1, "read": 0, \
+"write": 0, "status": 5, "timeout": 2, "unexpected": 7, "exhausted": 0}, "latency_ms": \
+{"p50": 3.1, "p90": 4.8, "p99": 8.5, "max": 23.7, "mean": 2.8}}
+"""
+
+
+def run(endpoint, rps, connections=8, errors=0, phase="main", scale=1000):
+    return {
+        "endpoint": endpoint,
+        "connections": connections,
+        "phase": phase,
+        "scale": scale,
+        "rps": rps,
+        "latency_ms": {"p50": 1.0, "p99": 2.0},
+        "error_count": errors,
+    }
+
+
+def results(runs, connections=(8,), scales=(1000,)):
+    return {
+        "options": {
+            "connections": list(connections),
+            "scales": list(scales),
+            "scale_connections": [8],
+        },
+        "dataset": {"main_scale": scales[-1]},
+        "endpoints": {key: key for key in ("select1", *report.RATIO_TARGETS, "login")},
+        "runs": runs,
+    }
+
+
+def test_the_result_line_is_found_among_wrk_output():
+    assert parse_wrk_output(WRK_OUTPUT)["latency_ms"]["p99"] == 8.5
+
+
+def test_wrk_output_without_a_result_line_is_refused():
+    with pytest.raises(ValueError):
+        parse_wrk_output("Running 3s test\n")
+
+
+def test_errors_are_socket_errors_plus_statuses_or_every_unexpected_status_when_booking():
+    result = parse_wrk_output(WRK_OUTPUT)
+    assert error_count(result) == 1 + 2 + 5
+    assert error_count(result, books=True) == 1 + 2 + 7
+
+
+def test_figures_are_medians_of_the_repetitions():
+    runs = [run("select1", rps) for rps in (100, 300, 200)]
+    assert report.summarize(runs)[("select1", 8, 1000)]["rps"] == 200
+
+
+def test_a_ratio_target_passes_at_its_threshold_and_fails_below():
+    runs = [run("select1", 1000), run("event_by_id", 500), run("events_list", 499)]
+    verdicts = {name: verdict for name, _, verdict in report.evaluate_targets(results(runs))}
+    assert verdicts["event_by_id ≥ 0.50 x SELECT 1 at 8 connections"] is True
+    assert verdicts["events_list ≥ 0.50 x SELECT 1 at 8 connections"] is False
+
+
+def test_booking_fails_its_target_with_any_error():
+    runs = [run("select1", 1000), run("book", 900, errors=1)]
+    rows = report.evaluate_targets(results(runs))
+    assert [verdict for name, _, verdict in rows if name.startswith("book ")] == [False]
+
+
+def test_scaling_target_allows_ten_percent():
+    runs = [
+        run("top_booked", 1000, phase="scaling", scale=1000),
+        run("top_booked", 905, phase="scaling", scale=1_000_000),
+        run("events_list", 1000, phase="scaling", scale=1000),
+        run("events_list", 880, phase="scaling", scale=1_000_000),
+    ]
+    rows = report.scaling_targets(results(runs, scales=(1000, 1_000_000)))
+    verdicts = {name.split(":")[0]: verdict for name, _, verdict in rows}
+    assert verdicts == {"events_list": False, "events_deep": None, "top_booked": True}
+
+
+def test_the_analysis_between_the_markers_is_kept():
+    text = f"# Old\n{report.ANALYSIS_START}\nWhy it is slow.\n{report.ANALYSIS_END}\n"
+    assert report.preserved_analysis(text) == "Why it is slow."
+    assert report.preserved_analysis("# No markers\n") == report.DEFAULT_ANALYSIS
+
+
+def test_booking_pairs_are_distinct():
+    pairs = booking_pairs(50_000)
+    assert len(set(pairs)) == len(pairs)
