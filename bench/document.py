@@ -110,8 +110,10 @@ thousands and most a few dozen; each user books an event at most once, and
 returns. The last {pool:,} users have none: `POST /bookings` books with
 them, one distinct (user, event) pair per request with that user's own
 token, on events far in the future with room to spare, so every request
-should get 201. Their bookings are deleted after every run (counters set
-back, tables vacuumed), so every run starts from the same data.
+should get 201. Their bookings are deleted before every run (counters set
+back, tables vacuumed), so every run starts from the same data; before, not
+after, because requests still queued in gunicorn when wrk stops are answered
+after it has gone.
 
 ## Endpoints at {main_scale:,} bookings
 

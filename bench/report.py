@@ -160,6 +160,21 @@ def endpoint_table(results, connections):
     return "\n".join(lines)
 
 
+def status_counts(results, connections):
+    """Return "201: n, 400: m" for the main runs at `connections` that counted statuses."""
+    sums = {}
+    for run in results["runs"]:
+        if run.get("phase") == "main" and run["connections"] == connections:
+            for status, count in run.get("statuses", {}).items():
+                key = (run["endpoint"], int(status))
+                sums[key] = sums.get(key, 0) + count
+    labels = results["endpoints"]
+    by_endpoint = {}
+    for (endpoint, status), count in sorted(sums.items()):
+        by_endpoint.setdefault(endpoint, []).append(f"{status}: {count:,}")
+    return "; ".join(f"`{labels[e]}` {', '.join(parts)}" for e, parts in by_endpoint.items())
+
+
 def scaling_table(results, connections):
     scaling = summarize(results["runs"], phase="scaling")
     scales = results["options"]["scales"]
@@ -204,7 +219,9 @@ def render(results, analysis=DEFAULT_ANALYSIS):
     packages = ", ".join(f"{name} {version}" for name, version in machine["packages"].items())
     tables = "\n\n".join(
         f"### {connections} connections\n\n{endpoint_table(results, connections)}"
+        + (f"\n\nAnswers by status, all runs: {counted}." if counted else "")
         for connections in options["connections"]
+        for counted in [status_counts(results, connections)]
     )
     scaling = "\n\n".join(
         f"### {connections} connections\n\n{scaling_table(results, connections)}"

@@ -131,11 +131,12 @@ class Runner:
         self.runs = []
 
     def measure(self, endpoint, connections, duration):
-        try:
-            return wrk(self.url, endpoint, connections, duration)
-        finally:
-            if endpoint.books:
-                dataset.reset_pool_bookings(self.database_url)
+        # Reset before the run, not after: requests still queued in gunicorn
+        # when wrk stops are answered after it exits, and their bookings
+        # would outlive a reset made then and collide with the next run.
+        if endpoint.books:
+            dataset.reset_pool_bookings(self.database_url)
+        return wrk(self.url, endpoint, connections, duration)
 
     def warm_up(self, chosen):
         for endpoint in chosen:

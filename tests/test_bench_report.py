@@ -11,7 +11,8 @@ Running 3s test @ http://127.0.0.1:8099/bookings
   8970 requests in 3.01s, 2.55MB read
 BENCH_RESULT {"requests": 900, "duration_s": 3.0, "errors": {"connect": 1, "read": 0, \
 "write": 0, "status": 5, "timeout": 2, "unexpected": 7, "exhausted": 0}, "latency_ms": \
-{"p50": 3.1, "p90": 4.8, "p99": 8.5, "max": 23.7, "mean": 2.8}}
+{"p50": 3.1, "p90": 4.8, "p99": 8.5, "max": 23.7, "mean": 2.8}, "statuses": \
+{"201": 893, "400": 7}}
 """
 
 
@@ -42,6 +43,23 @@ def results(runs, connections=(8,), scales=(1000,)):
 
 def test_the_result_line_is_found_among_wrk_output():
     assert parse_wrk_output(WRK_OUTPUT)["latency_ms"]["p99"] == 8.5
+
+
+def test_the_result_line_keeps_the_answers_by_status():
+    assert parse_wrk_output(WRK_OUTPUT)["statuses"] == {"201": 893, "400": 7}
+
+
+def test_answers_by_status_are_summed_over_the_runs_of_each_connection_count():
+    booked = [
+        {**run("book", 10, connections=8), "statuses": {"201": 90, "400": 2}},
+        {**run("book", 10, connections=8), "statuses": {"201": 95}},
+        {**run("book", 10, connections=32), "statuses": {"201": 7}},
+        run("select1", 20, connections=8),
+    ]
+    summary = results(booked, connections=(8, 32))
+    assert report.status_counts(summary, 8) == "`book` 201: 185, 400: 2"
+    assert report.status_counts(summary, 32) == "`book` 201: 7"
+    assert report.status_counts(results([run("select1", 20)]), 8) == ""
 
 
 def test_wrk_output_without_a_result_line_is_refused():

@@ -3,13 +3,20 @@
 -- Each wrk thread runs its own Lua state. setup() (in the main state) gives
 -- each one an id; a script may count its own failures in the thread globals
 -- `bad` (responses that are not the expected success) and `exhausted` (times
--- its prepared requests ran out and started over); done() adds them up.
+-- its prepared requests ran out and started over), and the responses per
+-- status with count_status(); done() adds them up.
 
 local threads = {}
 
 function setup(thread)
    thread:set("id", #threads)
    table.insert(threads, thread)
+end
+
+statuses = {}
+
+function count_status(status)
+   statuses[status] = (statuses[status] or 0) + 1
 end
 
 local function total(name)
@@ -20,6 +27,21 @@ local function total(name)
    return sum
 end
 
+local function status_counts()
+   local sums = {}
+   for _, thread in ipairs(threads) do
+      for status, count in pairs(thread:get("statuses") or {}) do
+         sums[status] = (sums[status] or 0) + count
+      end
+   end
+   local fields = {}
+   for status, count in pairs(sums) do
+      fields[#fields + 1] = string.format('"%d": %d', status, count)
+   end
+   table.sort(fields)
+   return "{" .. table.concat(fields, ", ") .. "}"
+end
+
 function done(summary, latency, requests)
    local e = summary.errors
    local ms = function(p) return latency:percentile(p) / 1000 end
@@ -27,8 +49,8 @@ function done(summary, latency, requests)
       'BENCH_RESULT {"requests": %d, "duration_s": %.3f, "errors": {"connect": %d, ' ..
       '"read": %d, "write": %d, "status": %d, "timeout": %d, "unexpected": %d, ' ..
       '"exhausted": %d}, "latency_ms": {"p50": %.3f, "p90": %.3f, "p99": %.3f, ' ..
-      '"max": %.3f, "mean": %.3f}}\n',
+      '"max": %.3f, "mean": %.3f}, "statuses": %s}\n',
       summary.requests, summary.duration / 1e6, e.connect, e.read, e.write, e.status,
       e.timeout, total("bad"), total("exhausted"), ms(50), ms(90), ms(99),
-      latency.max / 1000, latency.mean / 1000))
+      latency.max / 1000, latency.mean / 1000, status_counts()))
 end

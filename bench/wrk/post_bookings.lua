@@ -2,7 +2,8 @@
 --
 -- BENCH_REQUESTS is a file of `<access token> <event id>` lines; thread i of
 -- n takes the lines whose number is i modulo n, so no two requests repeat a
--- pair. Only 201 is a success: anything else counts in `bad`.
+-- pair. Only 201 is a success: anything else counts in `bad`; every response
+-- counts under its status.
 
 dofile(os.getenv("BENCH_WRK_DIR") .. "/common.lua")
 
@@ -34,6 +35,7 @@ function request()
 end
 
 function response(status, headers, body)
+   count_status(status)
    if status ~= 201 then
       bad = bad + 1
    end
