@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 from eventbook.extensions import db
 
 
-def page_with_total(entity, filters, order_by, skip, limit, total=None, options=()):
+def page_with_total(entity, filters, order_by, skip, limit, total=None):
     """Return the rows of `entity` on one page, and how many rows match in all.
 
     The page is chosen on the primary key alone, in a subquery the database
@@ -18,10 +18,7 @@ def page_with_total(entity, filters, order_by, skip, limit, total=None, options=
     if total is None:
         total = select(func.count()).select_from(entity).where(*filters)
     rows = db.session.execute(
-        select(entity, total.scalar_subquery())
-        .options(*options)
-        .where(entity.id.in_(page_ids))
-        .order_by(*order_by)
+        select(entity, total.scalar_subquery()).where(entity.id.in_(page_ids)).order_by(*order_by)
     ).all()
     if not rows:  # past the last page: nothing carried the number
         return [], db.session.scalar(total)

@@ -72,6 +72,15 @@ def test_filtered_lists_count_their_matches(client, make_event):
     assert client.get("/events").headers["X-Total-Count"] == "3"
 
 
+def test_the_unfiltered_list_reads_the_kept_total_and_counts_nothing(app, client, make_event):
+    make_event()
+    with app.app_context():
+        db.session.execute(update(EventTotal).values(events=7))
+        db.session.commit()
+    assert client.get("/events").headers["X-Total-Count"] == "7"
+    assert client.get("/events?q=Event").headers["X-Total-Count"] == "1"
+
+
 @pytest.mark.postgresql
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_concurrent_creations_and_a_truncation_are_counted(app):

@@ -5,7 +5,7 @@ from sqlalchemy.exc import IntegrityError
 
 from eventbook.errors import DomainError
 from eventbook.extensions import db
-from eventbook.models import Event, utcnow
+from eventbook.models import Event, EventTotal, utcnow
 from eventbook.pagination import page_with_total
 
 
@@ -68,8 +68,14 @@ def _filters(upcoming=False, q=None):
 
 
 def list_events(skip, limit, upcoming=False, q=None):
-    """Return a page of events ordered by date, and the number of matches."""
-    return page_with_total(Event, _filters(upcoming, q), (Event.event_date, Event.id), skip, limit)
+    """Return a page of events ordered by date, and the number of matches.
+
+    Unfiltered, the number is the one the triggers keep in `event_total`:
+    counting every event would cost more than the page, and grow with it.
+    """
+    filters = _filters(upcoming, q)
+    total = None if filters else select(EventTotal.events)
+    return page_with_total(Event, filters, (Event.event_date, Event.id), skip, limit, total)
 
 
 def top_booked(limit, upcoming=False):
