@@ -65,7 +65,11 @@ Runs alternate: each repetition goes once through every endpoint at every
 connection count, so a slow minute on the machine spreads over all of them
 instead of sinking one. wrk runs with 2 threads, `--latency` and a 10 s
 timeout, on the same machine as the server and PostgreSQL, so all three
-share the cores. An error is a socket error (connect, read, write,
+share the cores. Every 100th request of a wrk thread asks for the
+connection to be closed and wrk opens a new one: gunicorn's workers race to
+accept connections, and without that a run could keep all of them on one
+worker for its whole length (seen: 8 of 8 on one worker, half the
+throughput). An error is a socket error (connect, read, write,
 timeout) or a status of 400 or more; for `POST /bookings` any status but
 201. The server's own log is `bench/results/server.log`.
 

@@ -8,6 +8,35 @@
 
 local threads = {}
 
+-- gunicorn's workers race to accept new connections, and wrk opens all of
+-- its own in the first instant: a run could keep the split of that instant,
+-- every connection on one worker, and measure one worker instead of the
+-- server. So each thread asks the server to close a connection every
+-- RECONNECT_EVERY requests (`Connection: close`); wrk opens a new one, and
+-- the connections are dealt again many times a run, as a stream of clients
+-- would be.
+local RECONNECT_EVERY = 100
+local sent = 0
+
+-- True once every RECONNECT_EVERY calls: the request to send now should
+-- carry `Connection: close`.
+function reconnecting()
+   sent = sent + 1
+   return sent % RECONNECT_EVERY == 0
+end
+
+-- Return a copy of wrk.headers, with `extra` headers added.
+function headers_with(extra)
+   local headers = {}
+   for name, value in pairs(wrk.headers) do
+      headers[name] = value
+   end
+   for name, value in pairs(extra or {}) do
+      headers[name] = value
+   end
+   return headers
+end
+
 function setup(thread)
    thread:set("id", #threads)
    table.insert(threads, thread)

@@ -9,6 +9,8 @@ if token and token ~= "" then
    wrk.headers["Authorization"] = "Bearer " .. token
 end
 
+local close = headers_with({["Connection"] = "close"})
+
 local paths_file = os.getenv("BENCH_PATHS")
 if paths_file and paths_file ~= "" then
    function init(args)
@@ -22,6 +24,14 @@ if paths_file and paths_file ~= "" then
 
    function request()
       position = position % #paths + 1
-      return wrk.format(nil, paths[position])
+      return wrk.format(nil, paths[position], reconnecting() and close or nil)
+   end
+else
+   function init(args)
+      plain, closing = wrk.format(), wrk.format(nil, nil, close)
+   end
+
+   function request()
+      return reconnecting() and closing or plain
    end
 end

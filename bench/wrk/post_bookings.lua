@@ -31,6 +31,9 @@ function request()
       ["Authorization"] = "Bearer " .. tokens[position],
       ["Content-Type"] = "application/json",
    }
+   if reconnecting() then
+      headers["Connection"] = "close"
+   end
    return wrk.format("POST", "/bookings", headers, '{"event_id": ' .. events[position] .. '}')
 end
 
