@@ -89,3 +89,11 @@ def post_fork(server, worker):
 
     with server.app.wsgi().app_context():
         db.engine.dispose(close=False)
+
+
+def post_worker_init(worker):
+    # Each worker sweeps expired holds and offers on a schedule, so every
+    # deployment shape passes them on without a process of its own.
+    from eventbook.sweeper import start_sweeper
+
+    start_sweeper(worker.wsgi)

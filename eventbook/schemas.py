@@ -89,6 +89,27 @@ class Timestamp(fields.AwareDateTime):
         return super()._deserialize(value, attr, data, **kwargs).astimezone(UTC)
 
 
+class StatusList(fields.String):
+    """A comma-separated list of statuses, or `all`; loads as a tuple of statuses."""
+
+    def __init__(self, statuses, **kwargs):
+        self.statuses = tuple(statuses)
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        if value.strip() == "all":
+            return self.statuses
+        chosen = tuple(dict.fromkeys(item.strip() for item in value.split(",")))
+        unknown = [item for item in chosen if item not in self.statuses]
+        if unknown or not chosen:
+            raise ma.ValidationError(
+                f"Unknown status; give a comma-separated list of {', '.join(self.statuses)}, "
+                "or all."
+            )
+        return chosen
+
+
 class ErrorSchema(Schema):
     error = fields.Boolean(required=True, metadata={"example": True})
     message = fields.String(required=True, metadata={"example": "Event not found"})

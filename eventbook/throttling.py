@@ -10,6 +10,8 @@ import hashlib
 from flask import current_app, request
 from flask_jwt_extended import get_jwt_identity
 
+from eventbook.extensions import limiter
+
 
 def setting(name):
     """Return a limit provider that reads the limit from setting `name` per request."""
@@ -52,3 +54,10 @@ def credentials_rejected(response):
 def password_change_refused(response):
     """Count only the password changes that were refused (400)."""
     return response.status_code == 400
+
+
+# One counter per user for every operation that takes or asks for a slot
+# (booking, joining a waitlist): `scope` makes the routes share it.
+booking_limit = limiter.shared_limit(
+    setting("BOOKING_RATE_LIMIT"), scope="booking", key_func=caller
+)
