@@ -120,7 +120,7 @@ def seed_demo_data(now=None):
         return False
     now = now or utcnow()
     users = []
-    for name, email in DEMO_USERS + [DEMO_ORGANIZER]:
+    for name, email in [*DEMO_USERS, DEMO_ORGANIZER]:
         user = User(name=name, email=email)
         user.set_password(DEMO_PASSWORD)
         users.append(user)

@@ -248,8 +248,12 @@ def downgrade():
     dialect = op.get_bind().dialect.name
     if dialect == "postgresql":
         _drop_triggers(
-            ("count_inserted_events", "count_deleted_events", "count_updated_events")
-            + ("count_truncated_events",),
+            (
+                "count_inserted_events",
+                "count_deleted_events",
+                "count_updated_events",
+                "count_truncated_events",
+            ),
             "count_published_events",
         )
     else:
