@@ -37,10 +37,6 @@ PUBLISHED_TRIGGERS = {
             ELSIF TG_OP = 'DELETE' THEN
                 UPDATE event_total SET events = events
                     - (SELECT count(*) FROM deleted WHERE status = 'published');
-            ELSIF TG_OP = 'UPDATE' THEN
-                UPDATE event_total SET events = events
-                    + (SELECT count(*) FROM inserted WHERE status = 'published')
-                    - (SELECT count(*) FROM deleted WHERE status = 'published');
             ELSE
                 UPDATE event_total SET events = 0;
             END IF;
@@ -52,9 +48,22 @@ PUBLISHED_TRIGGERS = {
         "AS inserted FOR EACH STATEMENT EXECUTE FUNCTION count_published_events()",
         "CREATE TRIGGER count_deleted_events AFTER DELETE ON events REFERENCING OLD TABLE "
         "AS deleted FOR EACH STATEMENT EXECUTE FUNCTION count_published_events()",
-        "CREATE TRIGGER count_updated_events AFTER UPDATE ON events REFERENCING OLD TABLE "
-        "AS deleted NEW TABLE AS inserted FOR EACH STATEMENT "
-        "EXECUTE FUNCTION count_published_events()",
+        # Row-level and only on a change of status (rare): a statement-level
+        # trigger on every update would make each booking, which updates its
+        # event's counters, also update the one event_total row, serialising
+        # all bookings of all events.
+        """
+        CREATE FUNCTION count_status_change() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            UPDATE event_total SET events = events
+                + (CASE WHEN NEW.status = 'published' THEN 1 ELSE 0 END)
+                - (CASE WHEN OLD.status = 'published' THEN 1 ELSE 0 END);
+            RETURN NULL;
+        END
+        $$
+        """,
+        "CREATE TRIGGER count_updated_events AFTER UPDATE OF status ON events FOR EACH ROW "
+        "WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION count_status_change()",
         "CREATE TRIGGER count_truncated_events AFTER TRUNCATE ON events "
         "FOR EACH STATEMENT EXECUTE FUNCTION count_published_events()",
     ],
@@ -256,6 +265,7 @@ def downgrade():
             ),
             "count_published_events",
         )
+        op.execute("DROP FUNCTION IF EXISTS count_status_change()")
     else:
         _drop_triggers(SQLITE_TRIGGER_NAMES)
     op.drop_table("waitlist_entries")
