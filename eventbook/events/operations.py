@@ -67,15 +67,19 @@ def _filters(upcoming=False, q=None):
     return filters
 
 
-def list_events(skip, limit, upcoming=False, q=None):
-    """Return a page of events ordered by date, and the number of matches.
+def list_events(skip, limit, upcoming=False, q=None, after=None):
+    """Return a `Page` of events ordered by date, with the number of matches.
 
     Unfiltered, the number is the one the triggers keep in `event_total`:
     counting every event would cost more than the page, and grow with it.
+
+    :param after: the (event_date, id) of the last event seen: the page
+        starts right after it.
     """
     filters = _filters(upcoming, q)
     total = None if filters else select(EventTotal.events)
-    return page_with_total(Event, filters, (Event.event_date, Event.id), skip, limit, total)
+    order = (Event.event_date, Event.id)
+    return page_with_total(Event, filters, order, skip, limit, total, after)
 
 
 def top_booked(limit, upcoming=False):

@@ -2,6 +2,7 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user
 
 from eventbook.api import Blueprint
+from eventbook.cursors import PAGE_HEADERS, page_headers
 from eventbook.events import operations
 from eventbook.events.schemas import (
     EVENT_CREATE_EXAMPLE,
@@ -23,17 +24,20 @@ blp = Blueprint(
 @blp.route("")
 class Events(MethodView):
     @blp.arguments(EventListArgs, location="query")
-    @blp.response(200, EventSchema(many=True), headers=TOTAL_COUNT_HEADER)
+    @blp.etag
+    @blp.response(200, EventSchema(many=True), headers={**TOTAL_COUNT_HEADER, **PAGE_HEADERS})
     @blp.doc(operationId="listEvents")
     def get(self, args):
         """List events by date.
 
         Ordered by `event_date`, then `id`. Filter with `upcoming=true` and
-        `q` (title or location, any case); page with `skip` and `limit`. The
-        `X-Total-Count` header gives the number of matches.
+        `q` (title or location, any case); page with `limit` and either
+        `skip` or `after`, the cursor in the `X-Next-Cursor` (and `Link`)
+        header of the previous page. The `X-Total-Count` header gives the
+        number of matches.
         """
-        events, total = operations.list_events(**args)
-        return events, {"X-Total-Count": str(total)}
+        page = operations.list_events(**args)
+        return page.items, page_headers(page)
 
     @blp.login_required
     @blp.arguments(EventCreateSchema, example=EVENT_CREATE_EXAMPLE)
@@ -54,6 +58,7 @@ class Events(MethodView):
 @blp.route("/top-booked")
 class TopBookedEvents(MethodView):
     @blp.arguments(TopBookedArgs, location="query")
+    @blp.etag
     @blp.response(200, EventSchema(many=True))
     @blp.doc(operationId="listTopBookedEvents")
     def get(self, args):
@@ -66,6 +71,7 @@ class TopBookedEvents(MethodView):
 
 @blp.route("/<id:event_id>")
 class EventById(MethodView):
+    @blp.etag
     @blp.response(200, EventSchema)
     @blp.documents(operations.EventNotFound)
     @blp.doc(operationId="getEvent")
