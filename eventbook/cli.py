@@ -81,7 +81,7 @@ def create_user_command(name, email, password_stdin):
 @with_appcontext
 def list_events_command(include_past, by_fill, limit):
     """List upcoming events and how full they are."""
-    found, total = events.list_events(skip=0, limit=limit, upcoming=not include_past)
+    found, total, _ = events.list_events(skip=0, limit=limit, upcoming=not include_past)
     if by_fill:
         found = sorted(
             found, key=lambda event: event.booked_count / event.total_slots, reverse=True

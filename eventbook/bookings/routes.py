@@ -72,6 +72,7 @@ class Bookings(MethodView):
 class MyBookings(MethodView):
     @blp.login_required
     @blp.arguments(BookingListArgs, location="query")
+    @blp.etag(per_caller=True)
     @blp.response(200, BookingSchema(many=True), headers=TOTAL_COUNT_HEADER)
     @blp.doc(operationId="listMyBookings")
     def get(self, args):
@@ -89,6 +90,7 @@ class MyBookings(MethodView):
 @blp.route("/<id:booking_id>")
 class BookingById(MethodView):
     @blp.login_required
+    @blp.etag(per_caller=True)
     @blp.response(200, BookingSchema)
     @blp.documents(operations.BookingNotFound)
     @blp.doc(operationId="getBooking")

@@ -97,18 +97,22 @@ def _filters(upcoming=False, q=None, organizer_id=None):
     return filters
 
 
-def list_events(skip, limit, upcoming=False, q=None, organizer_id=None):
-    """Return a page of events ordered by date, and the number of matches.
+def list_events(skip, limit, upcoming=False, q=None, organizer_id=None, after=None):
+    """Return a `Page` of events ordered by date, with the number of matches.
 
     Published events only, unless `organizer_id` asks for that organiser's
     events in every status. Unfiltered, the number is the one the triggers
     keep in `event_total`: counting every event would cost more than the
     page, and grow with it.
+
+    :param after: the (event_date, id) of the last event seen: the page
+        starts right after it.
     """
     filters = _filters(upcoming, q, organizer_id)
     plain = not upcoming and not q and organizer_id is None
     total = select(EventTotal.events) if plain else None
-    return page_with_total(Event, filters, (Event.event_date, Event.id), skip, limit, total)
+    order = (Event.event_date, Event.id)
+    return page_with_total(Event, filters, order, skip, limit, total, after)
 
 
 def top_booked(limit, upcoming=False):

@@ -2,6 +2,7 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user, get_jwt_identity, verify_jwt_in_request
 
 from eventbook.api import Blueprint
+from eventbook.cursors import PAGE_HEADERS, page_headers
 from eventbook.events import operations
 from eventbook.events.schemas import (
     EVENT_CREATE_EXAMPLE,
@@ -35,21 +36,24 @@ blp = Blueprint(
 @blp.route("")
 class Events(MethodView):
     @blp.arguments(EventListArgs, location="query")
-    @blp.response(200, EventSchema(many=True), headers=TOTAL_COUNT_HEADER)
+    # With mine=true the answer depends on the token.
+    @blp.etag(per_caller=True)
+    @blp.response(200, EventSchema(many=True), headers={**TOTAL_COUNT_HEADER, **PAGE_HEADERS})
     @blp.documents(401)
     @blp.doc(operationId="listEvents", security=[{}, {"bearerAuth": []}])
     def get(self, args):
         """List published events by date, or with `mine=true` your own in every status.
 
         Ordered by `event_date`, then `id`. Filter with `upcoming=true` and
-        `q` (title or location, any case); page with `skip` and `limit`. The
-        `X-Total-Count` header gives the number of matches. `mine=true`
-        needs an access token.
+        `q` (title or location, any case); page with `limit` and either
+        `skip` or `after`, the cursor in the `X-Next-Cursor` (and `Link`)
+        header of the previous page. The `X-Total-Count` header gives the
+        number of matches. `mine=true` needs an access token.
         """
         if args.pop("mine"):
             args["organizer_id"] = caller_id(required=True)
-        events, total = operations.list_events(**args)
-        return events, {"X-Total-Count": str(total)}
+        page = operations.list_events(**args)
+        return page.items, page_headers(page)
 
     @blp.login_required
     @blp.arguments(EventCreateSchema, example=EVENT_CREATE_EXAMPLE)
@@ -71,6 +75,7 @@ class Events(MethodView):
 @blp.route("/top-booked")
 class TopBookedEvents(MethodView):
     @blp.arguments(TopBookedArgs, location="query")
+    @blp.etag
     @blp.response(200, EventSchema(many=True))
     @blp.doc(operationId="listTopBookedEvents")
     def get(self, args):
@@ -83,6 +88,8 @@ class TopBookedEvents(MethodView):
 
 @blp.route("/<id:event_id>")
 class EventById(MethodView):
+    # A draft is shown to its organiser only: the answer depends on the token.
+    @blp.etag(per_caller=True)
     @blp.response(200, EventSchema)
     @blp.documents(operations.EventNotFound, 401)
     @blp.doc(operationId="getEvent", security=[{}, {"bearerAuth": []}])

@@ -1,6 +1,7 @@
 from marshmallow import ValidationError, fields, validates_schema
 from marshmallow.validate import URL, Length, OneOf, Range
 
+from eventbook.cursors import Cursor
 from eventbook.models import EVENT_STATUSES, utcnow
 from eventbook.schemas import PageArgs, Schema, Text, Timestamp, text
 
@@ -171,6 +172,19 @@ class EventListArgs(PageArgs):
             "cancelled ones included); needs an access token."
         },
     )
+    after = Cursor(
+        metadata={
+            "description": "Start after the event this cursor names: the `X-Next-Cursor` of "
+            "the previous page. Unlike `skip`, it neither skips nor repeats events when "
+            "events are added meanwhile. Not together with `skip`.",
+            "example": "AAbDk6edqAAAAAAq",
+        }
+    )
+
+    @validates_schema(pass_original=True)
+    def not_both_skip_and_after(self, data, original_data, **kwargs):
+        if "after" in data and "skip" in original_data:
+            raise ValidationError("Give either skip or after, not both.", "after")
 
 
 class TopBookedArgs(Schema):
