@@ -10,9 +10,9 @@ from eventbook.bookings.schemas import (
     IdempotencyHeaders,
 )
 from eventbook.events.operations import EventNotFound
-from eventbook.extensions import db, limiter
+from eventbook.extensions import db
 from eventbook.schemas import TOTAL_COUNT_HEADER, PageArgs
-from eventbook.throttling import caller, setting
+from eventbook.throttling import limit_bookings
 
 blp = Blueprint("bookings", __name__, url_prefix="/bookings", description="Your bookings.")
 
@@ -20,7 +20,7 @@ blp = Blueprint("bookings", __name__, url_prefix="/bookings", description="Your 
 @blp.route("")
 class Bookings(MethodView):
     @blp.login_required
-    @limiter.limit(setting("BOOKING_RATE_LIMIT"), key_func=caller)
+    @limit_bookings
     @blp.arguments(IdempotencyHeaders, location="headers")
     @blp.arguments(BookingCreateSchema, example=BOOKING_CREATE_EXAMPLE)
     @blp.response(201, BookingSchema)

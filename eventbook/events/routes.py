@@ -14,6 +14,7 @@ from eventbook.events.schemas import (
 )
 from eventbook.extensions import db
 from eventbook.schemas import TOTAL_COUNT_HEADER
+from eventbook.throttling import limit_event_creation
 
 blp = Blueprint(
     "events", __name__, url_prefix="/events", description="Events and their free slots."
@@ -36,15 +37,17 @@ class Events(MethodView):
         return events, {"X-Total-Count": str(total)}
 
     @blp.login_required
+    @limit_event_creation
     @blp.arguments(EventCreateSchema, example=EVENT_CREATE_EXAMPLE)
     @blp.response(201, EventSchema)
-    @blp.documents(413, 415)
+    @blp.documents(413, 415, 429)
     @blp.doc(operationId="createEvent")
     def post(self, data):
         """Create an event organised by the caller.
 
         `event_date` must be in the future; only the organiser can later
-        change or delete the event.
+        change or delete the event. Every request counts against the per-user
+        limit (`EVENT_CREATE_RATE_LIMIT`, 50 per hour by default).
         """
         event = operations.create_event(current_user.id, **data)
         db.session.commit()
