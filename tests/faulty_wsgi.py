@@ -48,8 +48,8 @@ def _raising_key():
 
 
 if "counted-after" in FAULTS:
-    for limit in (throttling.limit_failed_logins_per_email, throttling.limit_failed_logins_per_address):
-        limit.deduct_when = _failed
+    throttling.limit_failed_logins_per_email.deduct_when = _failed
+    throttling.limit_failed_logins_per_address.deduct_when = _failed
     throttling.FAILURES.clear()
 
 if "raising-key" in FAULTS:
