@@ -210,15 +210,19 @@ def choose_header_limit(response):
     """Make the rate-limit headers describe the limit that will refuse the client first.
 
     That is the one with the fewest requests remaining (of those tied, the one
-    that frees up last); on a 429, the limit that refused. The window of each
-    is read here, so the headers cost no further storage call; if the storage
-    fails, the headers are left out.
+    that frees up last); on a 429, the limit that refused. The windows are
+    read here, so adding the headers costs no further storage call; if the
+    storage fails, the headers are left out.
     """
     evaluated = limiter.current_limits
-    if not evaluated or response.status_code == 429:
+    if not evaluated:
         return response
     try:
-        first = min(evaluated, key=lambda limit: (limit.remaining, -limit.reset_at))
+        if response.status_code == 429:
+            first = limiter.current_limit
+            _ = first.window  # read now, as the headers will
+        else:
+            first = min(evaluated, key=lambda limit: (limit.remaining, -limit.reset_at))
     except Exception as error:  # storage trouble: no headers rather than a failed request
         log.warning("Rate limit headers left out: %s", type(error).__name__)
         first = None
