@@ -5,7 +5,13 @@ from collections.abc import Mapping
 
 from flask import Flask
 
-from config import Config, check_production_config, engine_options, normalize_database_url
+from config import (
+    RATELIMIT_STORAGE_TIMEOUT_SECONDS,
+    Config,
+    check_production_config,
+    engine_options,
+    normalize_database_url,
+)
 from eventbook import models  # noqa: F401  (registers the tables with the metadata)
 from eventbook.auth.routes import blp as auth_blp
 from eventbook.auth.tokens import register_token_loaders
@@ -14,10 +20,12 @@ from eventbook.cli import register_commands
 from eventbook.errors import register_error_handlers, register_jwt_error_loaders
 from eventbook.events.routes import blp as events_blp
 from eventbook.extensions import IdConverter, api, db, jwt, limiter, migrate
+from eventbook.limiter import redis_storage_options
 from eventbook.logs import configure_logging
 from eventbook.middleware import register_middleware
 from eventbook.ops.routes import blp as ops_blp
 from eventbook.ops.routes import docs_assets
+from eventbook.throttling import register_throttling
 from eventbook.waitlist.routes import blp as waitlist_blp
 
 __version__ = "1.0.0"
@@ -58,7 +66,7 @@ def load_config(app, config):
     if app.config["RATELIMIT_STORAGE_URI"].startswith(("redis://", "rediss://")):
         # A Redis that stops answering must not hang requests.
         app.config.setdefault(
-            "RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 1, "socket_timeout": 1}
+            "RATELIMIT_STORAGE_OPTIONS", redis_storage_options(RATELIMIT_STORAGE_TIMEOUT_SECONDS)
         )
 
 
@@ -73,6 +81,7 @@ def register_extensions(app):
     register_token_loaders(jwt)
     register_jwt_error_loaders(jwt)
     limiter.init_app(app)
+    register_throttling(app)
     api.init_app(app)
 
 

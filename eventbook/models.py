@@ -28,6 +28,7 @@ from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql.functions import FunctionElement
 
+from eventbook.auth.normalization import password_bytes, password_candidates
 from eventbook.extensions import db
 
 
@@ -68,14 +69,28 @@ class User(db.Model):
     name: Mapped[str] = mapped_column(String(100))
     email: Mapped[str] = mapped_column(String(255), unique=True)
     password_hash: Mapped[str] = mapped_column(String(60))
+    # Grows with every password change; a login made under an older version
+    # is over (`TokenFamily.password_version`), whenever it was written.
+    password_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def set_password(self, password):
+        """Hash `password`, normalised (NFKC); the logins made so far stay valid."""
         rounds = current_app.config["BCRYPT_ROUNDS"]
-        self.password_hash = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds)).decode()
+        hashed = bcrypt.hashpw(password_bytes(password), bcrypt.gensalt(rounds))
+        self.password_hash = hashed.decode()
 
     def check_password(self, password):
-        return bcrypt.checkpw(password.encode(), self.password_hash.encode())
+        """Return True if `password` matches, normalised (NFKC) or, for a hash
+        made before passwords were normalised, as typed; such a hash is then
+        replaced by one of the normalised form (the caller commits)."""
+        stored = self.password_hash.encode()
+        for index, candidate in enumerate(password_candidates(password)):
+            if bcrypt.checkpw(candidate, stored):
+                if index > 0:
+                    self.set_password(password)
+                return True
+        return False
 
     def __repr__(self):
         return f"<User {self.id} {self.email}>"
@@ -100,6 +115,12 @@ class TokenFamily(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The user's password version when the login was made.
+    password_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The refresh token this family's current one replaced, and when: it is
+    # answered again within REFRESH_REUSE_INTERVAL_SECONDS (two tabs at once).
+    previous_refresh_jti: Mapped[str | None] = mapped_column(String(36))
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(lazy="raise_on_sql")
 

@@ -36,6 +36,8 @@ TEST_SETTINGS = {
     "LOGIN_ADDRESS_RATE_LIMIT": "1000 per minute",
     "REGISTER_RATE_LIMIT": "1000 per minute",
     "REFRESH_RATE_LIMIT": "1000 per minute",
+    "LOGIN_ACCOUNT_RATE_LIMIT": "1000 per minute",
+    "EVENT_CREATE_RATE_LIMIT": "1000 per minute",
 }
 PASSWORD = "password123"
 

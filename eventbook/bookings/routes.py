@@ -13,7 +13,7 @@ from eventbook.bookings.schemas import (
 from eventbook.events.operations import EventCancelled, EventNotFound
 from eventbook.extensions import db
 from eventbook.schemas import TOTAL_COUNT_HEADER
-from eventbook.throttling import booking_limit
+from eventbook.throttling import limit_bookings
 
 blp = Blueprint("bookings", __name__, url_prefix="/bookings", description="Your bookings.")
 
@@ -21,7 +21,7 @@ blp = Blueprint("bookings", __name__, url_prefix="/bookings", description="Your 
 @blp.route("")
 class Bookings(MethodView):
     @blp.login_required
-    @booking_limit
+    @limit_bookings
     @blp.arguments(IdempotencyHeaders, location="headers")
     @blp.arguments(BookingCreateSchema, example=BOOKING_CREATE_EXAMPLE)
     @blp.response(201, BookingSchema)

@@ -16,6 +16,7 @@ from eventbook.events.schemas import (
 )
 from eventbook.extensions import db
 from eventbook.schemas import TOTAL_COUNT_HEADER
+from eventbook.throttling import limit_event_creation
 
 
 def caller_id(required=False):
@@ -56,16 +57,19 @@ class Events(MethodView):
         return page.items, page_headers(page)
 
     @blp.login_required
+    @limit_event_creation
     @blp.arguments(EventCreateSchema, example=EVENT_CREATE_EXAMPLE)
     @blp.response(201, EventSchema)
-    @blp.documents(operations.InvalidSchedule, 413, 415)
+    @blp.documents(operations.InvalidSchedule, 413, 415, 429)
     @blp.doc(operationId="createEvent")
     def post(self, data):
         """Create an event organised by the caller, published or as a draft.
 
         `event_date` must be in the future; booking windows and the
         cancellation deadline, when given, not after it. Only the organiser
-        can later change, publish, cancel or delete the event.
+        can later change, publish, cancel or delete the event. Every request
+        counts against the per-user limit (`EVENT_CREATE_RATE_LIMIT`, 50 per
+        hour by default).
         """
         event = operations.create_event(current_user.id, **data)
         db.session.commit()

@@ -5,7 +5,7 @@ from eventbook.api import Blueprint
 from eventbook.bookings import operations as bookings
 from eventbook.events.operations import EventCancelled, EventNotFound
 from eventbook.extensions import db
-from eventbook.throttling import booking_limit
+from eventbook.throttling import limit_bookings
 from eventbook.waitlist import operations
 from eventbook.waitlist.schemas import WaitlistEntrySchema
 
@@ -17,7 +17,7 @@ blp = Blueprint(
 @blp.route("/events/<id:event_id>/waitlist")
 class EventWaitlist(MethodView):
     @blp.login_required
-    @booking_limit
+    @limit_bookings
     @blp.response(201, WaitlistEntrySchema)
     @blp.documents(
         EventCancelled,

@@ -6,7 +6,7 @@ becomes the number of published events: drafts and cancelled events are not
 listed.
 
 Revision ID: d41c7a9e5b20
-Revises: b6e2d0c7a9f1
+Revises: 5d1e9a7c3b42
 Create Date: 2026-11-29 20:30:00.000000
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "d41c7a9e5b20"
-down_revision = "b6e2d0c7a9f1"
+down_revision = "5d1e9a7c3b42"
 branch_labels = None
 depends_on = None
 
