@@ -13,10 +13,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import contains_eager, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from eventbook.bookings.schemas import booking_json
 from eventbook.errors import DomainError
 from eventbook.events.operations import EventNotFound
 from eventbook.extensions import db
 from eventbook.models import Booking, Event, utcnow
+from eventbook.webhooks.changes import record_change
 
 
 class EventFull(DomainError):
@@ -97,6 +99,7 @@ def book_event(user_id, event_id, now=None):
     if booking is None:
         raise AlreadyBooked()
     set_committed_value(booking, "event", event)
+    record_change("booking.confirmed", event_id, booking_json(booking))
     return booking
 
 
@@ -158,10 +161,13 @@ def cancel_booking(user_id, booking_id, now=None):
     ).rowcount
     if released != 1:
         raise EventPast()
-    deleted = db.session.execute(
+    booking = db.session.scalar(
         delete(Booking)
         .where(Booking.id == booking_id, Booking.user_id == user_id)
+        .returning(Booking)
         .execution_options(synchronize_session=False)
-    ).rowcount
-    if deleted != 1:
+    )
+    if booking is None:
         raise BookingNotFound()  # cancelled concurrently; the caller rolls back
+    set_committed_value(booking, "event", db.session.get(Event, event_id, populate_existing=True))
+    record_change("booking.cancelled", event_id, booking_json(booking))

@@ -4,9 +4,11 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from eventbook.errors import DomainError
+from eventbook.events.schemas import event_json
 from eventbook.extensions import db
 from eventbook.models import Event, EventTotal, utcnow
 from eventbook.pagination import page_with_total
+from eventbook.webhooks.changes import record_change
 
 
 class EventNotFound(DomainError):
@@ -92,6 +94,7 @@ def create_event(organizer_id, **fields):
     event = Event(organizer_id=organizer_id, booked_count=0, **fields)
     db.session.add(event)
     db.session.flush()
+    record_change("event.created", event.id, event_json(event))
     return event
 
 
@@ -111,6 +114,7 @@ def update_event(event, changes):
         # slip in between the check and the update; the CHECK stops it.
         db.session.rollback()
         raise SlotsBelowBookings(get_event(event.id).booked_count) from None
+    record_change("event.updated", event.id, event_json(event))
     return event
 
 
