@@ -18,6 +18,7 @@ from eventbook.events import operations as events
 from eventbook.extensions import db
 from eventbook.models import User, utcnow
 from eventbook.seed import seed_demo_data
+from eventbook.webhooks.cli import deliver_webhooks_command, prune_changes_command
 
 
 @click.command("seed")
@@ -181,5 +182,7 @@ def register_commands(app):
         prune_idempotency_keys_command,
         revoke_logins_command,
         integrity_group,
+        deliver_webhooks_command,
+        prune_changes_command,
     ):
         app.cli.add_command(command)

@@ -16,6 +16,12 @@ FOREIGN_OBJECT_ANSWERS = {
     ("DELETE", "/bookings/{booking_id}"): 404,
     ("PATCH", "/events/{event_id}"): 403,
     ("DELETE", "/events/{event_id}"): 403,
+    # tests/test_webhooks.py tries these as another user
+    ("GET", "/webhooks/{subscription_id}"): 404,
+    ("PATCH", "/webhooks/{subscription_id}"): 404,
+    ("DELETE", "/webhooks/{subscription_id}"): 404,
+    ("GET", "/webhooks/{subscription_id}/deliveries"): 404,
+    ("POST", "/webhooks/{subscription_id}/deliveries/{delivery_id}/retry"): 404,
 }
 
 
