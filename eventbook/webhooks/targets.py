@@ -15,7 +15,6 @@ import http.client
 import ipaddress
 import socket
 import threading
-import time
 from urllib.parse import urlsplit
 
 MAX_URL_LENGTH = 2000
@@ -151,9 +150,9 @@ def post(url, body, headers, *, allow_private, timeout):
     )
     connection = connection_class(parts.hostname, _port(parts), timeout=timeout)
     connection._create_connection = _checked_connector(allow_private)
-    deadline = time.monotonic() + timeout
     # A server that answers a byte at a time would otherwise hold the worker.
-    watchdog = threading.Timer(timeout, _cut, args=(connection,))
+    cut = threading.Event()
+    watchdog = threading.Timer(timeout, _cut, args=(connection, cut))
     watchdog.start()
     try:
         path = parts.path or "/"
@@ -162,15 +161,18 @@ def post(url, body, headers, *, allow_private, timeout):
         connection.request("POST", path, body=body, headers=headers)
         response = connection.getresponse()
         response.read(MAX_RESPONSE_BYTES)
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no complete answer within {timeout} s")
         return response.status
+    except (OSError, http.client.HTTPException):
+        if cut.is_set():
+            raise TimeoutError(f"timed out: no complete answer within {timeout} s") from None
+        raise
     finally:
         watchdog.cancel()
         connection.close()
 
 
-def _cut(connection):
+def _cut(connection, cut):
+    cut.set()
     sock = connection.sock
     if sock is not None:
         with contextlib.suppress(OSError):
