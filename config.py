@@ -150,6 +150,12 @@ class Config:
     WAITLIST_OFFER_TTL_SECONDS = env_int("WAITLIST_OFFER_TTL_SECONDS", 1800)
     WAITLIST_SWEEP_SECONDS = env_int("WAITLIST_SWEEP_SECONDS", 15)
 
+    # Webhooks: retry n waits WEBHOOK_RETRY_BASE_SECONDS x 2^(n-1) (+/- 20 %, at most 1 h).
+    WEBHOOK_RETRY_BASE_SECONDS = float(os.environ.get("WEBHOOK_RETRY_BASE_SECONDS") or 5)
+    WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS")
+    # How long a delivery worker owns a delivery it claimed; another takes it over after.
+    WEBHOOK_LEASE_SECONDS = env_int("WEBHOOK_LEASE_SECONDS", 60)
+
     # HTTP
     MAX_CONTENT_LENGTH = 1024 * 1024
     CORS_ORIGINS = env_list("CORS_ORIGINS")

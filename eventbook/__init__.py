@@ -27,6 +27,8 @@ from eventbook.ops.routes import blp as ops_blp
 from eventbook.ops.routes import docs_assets
 from eventbook.throttling import register_throttling
 from eventbook.waitlist.routes import blp as waitlist_blp
+from eventbook.webhooks import models as webhook_models  # noqa: F401  (registers the tables)
+from eventbook.webhooks.routes import changes_blp, webhooks_blp
 
 __version__ = "1.0.0"
 
@@ -86,6 +88,14 @@ def register_extensions(app):
 
 
 def register_blueprints(app):
-    for blueprint in (ops_blp, auth_blp, events_blp, bookings_blp, waitlist_blp):
+    for blueprint in (
+        ops_blp,
+        auth_blp,
+        events_blp,
+        bookings_blp,
+        waitlist_blp,
+        changes_blp,
+        webhooks_blp,
+    ):
         api.register_blueprint(blueprint)
     app.register_blueprint(docs_assets)

@@ -19,6 +19,7 @@ from eventbook.events import operations as events
 from eventbook.extensions import db
 from eventbook.models import User, utcnow
 from eventbook.seed import seed_demo_data
+from eventbook.webhooks.cli import deliver_webhooks_command, prune_changes_command
 
 
 @click.command("seed")
@@ -204,5 +205,7 @@ def register_commands(app):
         revoke_logins_command,
         integrity_group,
         sweep_command,
+        deliver_webhooks_command,
+        prune_changes_command,
     ):
         app.cli.add_command(command)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import contains_eager, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from eventbook.bookings import slots
+from eventbook.bookings.changes import record_booking, record_entry
 from eventbook.errors import DomainError
 from eventbook.events.operations import EventCancelled, EventNotFound
 from eventbook.extensions import db
@@ -124,6 +125,7 @@ def book_event(user_id, event_id, hold=False):
     if booking is None:
         raise AlreadyBooked()
     set_committed_value(booking, "event", event)
+    record_booking("booking.held" if hold else "booking.confirmed", booking, event)
     return booking
 
 
@@ -163,18 +165,22 @@ def confirm_booking(user_id, booking_id):
         raise EventPast()
     now = utcnow()
     booking.status, booking.confirmed_at = "confirmed", now
-    db.session.execute(
+    accepted = db.session.scalars(
         update(WaitlistEntry)
         .where(WaitlistEntry.booking_id == booking.id, WaitlistEntry.status == "offered")
         .values(status="accepted", closed_at=now)
-        .execution_options(synchronize_session=False)
-    )
+        .returning(WaitlistEntry)
+        .execution_options(populate_existing=True, synchronize_session=False)
+    ).all()
     db.session.flush()
-    slots.adjust_counters(
+    event = slots.adjust_counters(
         booking.event_id,
         held_count=Event.held_count - 1,
         booked_count=Event.booked_count + 1,
     )
+    record_booking("booking.confirmed", booking, event)
+    for entry in accepted:
+        record_entry("waitlist.accepted", entry, event)
     return booking
 
 

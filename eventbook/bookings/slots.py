@@ -18,6 +18,7 @@ from flask import current_app
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from eventbook.bookings.changes import record_booking, record_entry
 from eventbook.extensions import db
 from eventbook.models import (
     LIVE_BOOKING_STATUSES,
@@ -148,21 +149,28 @@ def expire_due_holds(event):
     ).all()
     if not expired:
         return []
-    db.session.execute(
+    entries = db.session.scalars(
         update(WaitlistEntry)
         .where(
             WaitlistEntry.booking_id.in_([booking.id for booking in expired]),
             WaitlistEntry.status == "offered",
         )
         .values(status="expired", closed_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
+        .returning(WaitlistEntry)
+        .execution_options(populate_existing=True, synchronize_session=False)
+    ).all()
     earliest = (
         select(func.min(Booking.expires_at))
         .where(Booking.event_id == event.id, Booking.status == "held")
         .scalar_subquery()
     )
-    adjust_counters(event.id, held_count=Event.held_count - len(expired), next_hold_expiry=earliest)
+    event = adjust_counters(
+        event.id, held_count=Event.held_count - len(expired), next_hold_expiry=earliest
+    )
+    for booking in expired:
+        record_booking("booking.expired", booking, event)
+    for entry in entries:
+        record_entry("waitlist.expired", entry, event)
     return expired
 
 
@@ -172,13 +180,14 @@ def close_waitlist(event, statuses=("waiting",)):
         update(WaitlistEntry)
         .where(WaitlistEntry.event_id == event.id, WaitlistEntry.status.in_(statuses))
         .values(status="closed", closed_at=utcnow())
-        .returning(WaitlistEntry.status)
-        .execution_options(synchronize_session=False)
+        .returning(WaitlistEntry)
+        .execution_options(populate_existing=True, synchronize_session=False)
     ).all()
-    waited = sum(1 for status in closed if status == "closed")
     if event.waiting_count:
-        adjust_counters(event.id, waiting_count=0)
-    return waited
+        event = adjust_counters(event.id, waiting_count=0)
+    for entry in closed:
+        record_entry("waitlist.closed", entry, event)
+    return len(closed)
 
 
 def offer_free_slots(event):
@@ -192,7 +201,7 @@ def offer_free_slots(event):
     :returns: the waitlist entries offered a slot.
     """
     ttl = current_app.config["WAITLIST_OFFER_TTL_SECONDS"]
-    offered = []
+    offered, closed = [], []
     while event.waiting_count > 0:
         free = event.total_slots - event.booked_count - event.held_count
         if free <= 0:
@@ -213,6 +222,7 @@ def offer_free_slots(event):
             booking = insert_booking(entry.user_id, event.id, hold=True, ttl_seconds=ttl)
             if booking is None:
                 entry.status, entry.closed_at = "closed", now
+                closed.append(entry)
                 continue
             entry.status, entry.offered_at, entry.booking_id = "offered", now, booking.id
             offered.append(entry)
@@ -224,6 +234,10 @@ def offer_free_slots(event):
             waiting_count=Event.waiting_count - len(entries),
             next_hold_expiry=_earliest(DatabaseNow(ttl)) if made else Event.next_hold_expiry,
         )
+    for entry in offered:
+        record_entry("waitlist.offered", entry, event)
+    for entry in closed:
+        record_entry("waitlist.closed", entry, event)
     return offered
 
 
@@ -253,20 +267,21 @@ def release(event, booking, status, now=None):
     """
     now = now or utcnow()
     counter = "held_count" if booking.status == "held" else "booked_count"
-    db.session.execute(
-        update(Booking)
-        .where(Booking.id == booking.id)
-        .values(status=status, cancelled_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    left = []
     if booking.status == "held":
-        db.session.execute(
+        left = db.session.scalars(
             update(WaitlistEntry)
             .where(WaitlistEntry.booking_id == booking.id, WaitlistEntry.status == "offered")
             .values(status="left", closed_at=now)
-            .execution_options(synchronize_session=False)
-        )
+            .returning(WaitlistEntry)
+            .execution_options(populate_existing=True, synchronize_session=False)
+        ).all()
+    booking.status, booking.cancelled_at = status, now
+    db.session.flush()
     event = adjust_counters(event.id, **{counter: getattr(Event, counter) - 1})
+    record_booking(f"booking.{status}", booking, event)
+    for entry in left:
+        record_entry("waitlist.left", entry, event)
     return settle(event)
 
 

@@ -8,6 +8,7 @@ listed, its bookings `event_cancelled`).
 from sqlalchemy import exists, or_, select, update
 
 from eventbook.bookings import slots
+from eventbook.bookings.changes import record_booking, record_event
 from eventbook.errors import DomainError
 from eventbook.extensions import db
 from eventbook.models import Booking, Event, EventTotal, WaitlistEntry, utcnow
@@ -151,6 +152,7 @@ def create_event(organizer_id, **fields):
     check_schedule(event)
     db.session.add(event)
     db.session.flush()
+    record_event("event.created", event)
     return event
 
 
@@ -172,6 +174,7 @@ def update_event(event, changes):
     check_schedule(event)
     event.sequence += 1
     db.session.flush()
+    record_event("event.updated", event)
     return slots.settle(event)
 
 
@@ -186,6 +189,7 @@ def publish_event(event):
         event.status = "published"
         event.sequence += 1
         db.session.flush()
+        record_event("event.published", event)
     return event
 
 
@@ -200,18 +204,22 @@ def cancel_event(event, reason=None):
     now = utcnow()
     if event.has_taken_place(now):
         raise EventStarted()
-    db.session.execute(
+    cancelled = db.session.scalars(
         update(Booking)
         .where(Booking.event_id == event.id, Booking.status.in_(("held", "confirmed")))
         .values(status="event_cancelled", cancelled_at=now)
-        .execution_options(synchronize_session=False)
-    )
+        .returning(Booking)
+        .execution_options(populate_existing=True, synchronize_session=False)
+    ).all()
     slots.close_waitlist(event, statuses=("waiting", "offered"))
     event.status, event.cancelled_at, event.cancellation_reason = "cancelled", now, reason
     event.booked_count = event.held_count = event.waiting_count = 0
     event.next_hold_expiry = None
     event.sequence += 1
     db.session.flush()
+    record_event("event.cancelled", event)
+    for booking in cancelled:
+        record_booking("booking.event_cancelled", booking, event)
     return event
 
 

@@ -8,9 +8,9 @@ time then id, as an offer made in the transaction that freed it (see
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from eventbook.bookings import slots
+from eventbook.bookings.changes import record_entry
 from eventbook.bookings.operations import lock_visible_event, refusal
 from eventbook.errors import DomainError
 from eventbook.extensions import db
@@ -68,9 +68,8 @@ def join_waitlist(user_id, event_id):
     )
     if entry is None:
         raise AlreadyWaiting()
-    slots.adjust_counters(event_id, waiting_count=Event.waiting_count + 1)
-    entry.position = position(entry)
-    set_committed_value(entry, "offer", None)
+    event = slots.adjust_counters(event_id, waiting_count=Event.waiting_count + 1)
+    record_entry("waitlist.joined", entry, event, position(entry))
     return entry
 
 
@@ -129,7 +128,8 @@ def leave_waitlist(user_id, entry_id):
     if entry.status == "waiting":
         entry.status, entry.closed_at = "left", utcnow()
         db.session.flush()
-        slots.adjust_counters(event_id, waiting_count=Event.waiting_count - 1)
+        event = slots.adjust_counters(event_id, waiting_count=Event.waiting_count - 1)
+        record_entry("waitlist.left", entry, event)
     elif entry.status == "offered":
         booking = db.session.get(Booking, entry.booking_id, populate_existing=True)
         if booking.status == "held":
@@ -138,4 +138,5 @@ def leave_waitlist(user_id, entry_id):
         if entry.status == "offered":
             entry.status, entry.closed_at = "left", utcnow()
             db.session.flush()
+            record_entry("waitlist.left", entry, event)
     return entry

@@ -21,6 +21,12 @@ FOREIGN_OBJECT_ANSWERS = {
     ("DELETE", "/events/{event_id}"): 403,
     ("POST", "/events/{event_id}/publish"): 403,
     ("POST", "/events/{event_id}/cancel"): 403,
+    # tests/test_webhooks.py tries these as another user
+    ("GET", "/webhooks/{subscription_id}"): 404,
+    ("PATCH", "/webhooks/{subscription_id}"): 404,
+    ("DELETE", "/webhooks/{subscription_id}"): 404,
+    ("GET", "/webhooks/{subscription_id}/deliveries"): 404,
+    ("POST", "/webhooks/{subscription_id}/deliveries/{delivery_id}/retry"): 404,
 }
 # Operations on an object that any user may call: they ask for nothing its
 # owner has.

@@ -37,6 +37,14 @@ PROTECTED = [
     ("POST", "/bookings/{booking_id}/confirm"),
     ("GET", "/waitlist/my"),
     ("DELETE", "/waitlist/{entry_id}"),
+    ("GET", "/changes"),
+    ("GET", "/webhooks"),
+    ("POST", "/webhooks"),
+    ("GET", "/webhooks/{subscription_id}"),
+    ("PATCH", "/webhooks/{subscription_id}"),
+    ("DELETE", "/webhooks/{subscription_id}"),
+    ("GET", "/webhooks/{subscription_id}/deliveries"),
+    ("POST", "/webhooks/{subscription_id}/deliveries/{delivery_id}/retry"),
 ]
 
 
@@ -151,7 +159,9 @@ def test_every_operation_that_needs_a_token_is_listed(client):
 @pytest.mark.parametrize("method, path", PROTECTED)
 def test_every_protected_operation_refuses_a_request_without_a_token(client, method, path):
     response = client.open(
-        path.format(event_id=1, booking_id=1, entry_id=1), method=method, json={}
+        path.format(event_id=1, booking_id=1, entry_id=1, subscription_id=1, delivery_id=1),
+        method=method,
+        json={},
     )
     assert_uniform_401(response)
 

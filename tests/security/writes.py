@@ -5,7 +5,7 @@ import pytest
 from tests.conftest import PASSWORD
 
 
-def valid_writes(event_id):
+def valid_writes(event_id, subscription_id=1):
     """Return (method, path, body) for each write, valid for the caller of `event_id`."""
     return [
         (
@@ -30,10 +30,14 @@ def valid_writes(event_id):
         ("PATCH", f"/events/{event_id}", {"title": "T"}),
         ("POST", f"/events/{event_id}/cancel", {"reason": "Rain"}),
         ("POST", "/bookings", {"event_id": event_id, "hold": True}),
+        ("POST", "/webhooks", {"url": "https://93.184.215.14/hook"}),
+        ("PATCH", f"/webhooks/{subscription_id}", {"description": "d"}),
     ]
 
 
-WRITE_NAMES = [f"{method} {path}" for method, path, _ in valid_writes("{event_id}")]
+WRITE_NAMES = [
+    f"{method} {path}" for method, path, _ in valid_writes("{event_id}", "{subscription_id}")
+]
 
 
 def write_params():

@@ -1,0 +1,1 @@
+"""Tell integrators what happened: the change log, its feed, and signed webhooks."""
