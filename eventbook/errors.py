@@ -27,6 +27,8 @@ MESSAGES = {
     503: "Service temporarily unavailable",
 }
 VALIDATION_MESSAGE = "Validation failed"
+# An error body lists at most this many fields, whatever the input.
+MAX_LISTED_FIELDS = 20
 RETRY_AFTER_UNAVAILABLE = "5"
 
 
@@ -51,8 +53,16 @@ def error_body(status_code, message, errors=None):
 
 
 def error_response(status_code, message=None, errors=None, headers=None):
-    """Return a Flask response tuple carrying the uniform error body."""
+    """Return a Flask response tuple carrying the uniform error body.
+
+    Of `errors`, the first `MAX_LISTED_FIELDS` fields are listed and the
+    message says how many more there were.
+    """
     headers = dict(headers or {})
+    if errors and len(errors) > MAX_LISTED_FIELDS:
+        unlisted = len(errors) - MAX_LISTED_FIELDS
+        errors = dict(list(errors.items())[:MAX_LISTED_FIELDS])
+        message = f"{message or VALIDATION_MESSAGE} ({unlisted} more fields with errors not listed)"
     if status_code == 401:
         headers.setdefault("WWW-Authenticate", "Bearer")
     if "Retry-After" in headers and has_request_context():

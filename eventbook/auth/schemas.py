@@ -1,7 +1,7 @@
 from marshmallow import fields, post_load
 from marshmallow.validate import Email, Length
 
-from eventbook.schemas import ByteLength, Schema, Text, byte_length_doc, password, reject_nul, text
+from eventbook.schemas import ByteLength, Schema, String, Text, byte_length_doc, password, text
 
 
 class EmailAddress(Text):
@@ -17,10 +17,10 @@ class EmailAddress(Text):
 
 def presented_password(metadata=None, **kwargs):
     """Return a field for a password to check: anything bcrypt can hash."""
-    return fields.String(
+    return String(
         required=True,
         load_only=True,
-        validate=[reject_nul, ByteLength(1, 72)],
+        validate=ByteLength(1, 72),
         metadata=byte_length_doc(1, 72, metadata),
         **kwargs,
     )
@@ -90,7 +90,7 @@ class TokenSchema(Schema):
 
 
 def refresh_token_field(**kwargs):
-    return fields.String(validate=[reject_nul, Length(1, 4096)], **kwargs)
+    return String(validate=Length(1, 4096), **kwargs)
 
 
 class RefreshSchema(Schema):

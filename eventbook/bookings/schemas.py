@@ -2,7 +2,7 @@ from marshmallow import fields
 from marshmallow.validate import Length, Regexp
 
 from eventbook.events.schemas import EventSchema, event_json
-from eventbook.schemas import Schema, identifier
+from eventbook.schemas import Schema, String, identifier
 
 BOOKING_CREATE_EXAMPLE = {"event_id": 1}
 
@@ -40,7 +40,7 @@ def booking_json(booking):
 
 
 class IdempotencyHeaders(Schema):
-    key = fields.String(
+    key = String(
         data_key="Idempotency-Key",
         validate=[Length(1, 255), Regexp(r"^[\x21-\x7e]+$", error="Must be visible ASCII.")],
         metadata={
