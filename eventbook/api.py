@@ -56,7 +56,14 @@ class Blueprint(flask_smorest.Blueprint):
     def arguments(self, schema, **kwargs):
         """Parse and validate arguments; invalid ones are a 400 listing the fields."""
         parse = super().arguments(schema, **kwargs)
-        return lambda func: parse(self._documents_examples(400, [_INVALID_INPUT])(func))
+
+        def decorator(func):
+            func = self._documents_examples(400, [_INVALID_INPUT])(func)
+            if kwargs.get("location", "json") == "json":
+                func = self.documents(408)(func)
+            return parse(func)
+
+        return decorator
 
     def documents(self, *errors):
         """Document the errors an operation can answer besides its own response.
@@ -107,6 +114,7 @@ _RESPONSE_NAMES = {
     401: "UNAUTHORIZED",
     403: "FORBIDDEN",
     404: "NOT_FOUND",
+    408: "REQUEST_TIMEOUT",
     409: "CONFLICT",
     413: "REQUEST_ENTITY_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",

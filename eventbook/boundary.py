@@ -22,7 +22,7 @@ import flask
 import flask_smorest
 from flask import request
 from flask.json.provider import DefaultJSONProvider
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, RequestTimeout
 from werkzeug.utils import cached_property
 from werkzeug.wsgi import LimitedStream
 
@@ -164,21 +164,28 @@ class JSONProvider(DefaultJSONProvider):
         return load_json(s)
 
 
-class _MaxLengthStream(LimitedStream):
-    """A body of unknown length (chunked): 413 as soon as it exceeds `max_length`.
+class _BodyStream(LimitedStream):
+    """A request body of at most `limit` bytes; a client too slow to send it is a 408.
 
+    With `max_length` (a body of unknown length, chunked), exceeding it is a 413:
     werkzeug's own limit stops reading at the limit without an error.
     """
 
-    def __init__(self, stream, max_length):
-        super().__init__(stream, max_length + 1, is_max=True)
+    def __init__(self, stream, limit, max_length=None):
+        is_max = max_length is not None
+        super().__init__(stream, max_length + 1 if is_max else limit, is_max=is_max)
         self.max_length = max_length
 
     def readinto(self, buffer):
         size = super().readinto(buffer)
-        if self._pos > self.max_length:
+        if self.max_length is not None and self._pos > self.max_length:
             raise RequestEntityTooLarge()
         return size
+
+    def on_disconnect(self, error=None):
+        if isinstance(error, TimeoutError):
+            raise RequestTimeout()
+        super().on_disconnect(error)
 
 
 class Request(flask.Request):
@@ -186,13 +193,16 @@ class Request(flask.Request):
 
     @cached_property
     def stream(self):
-        if (
-            self.content_length is None
-            and self.max_content_length is not None
-            and "wsgi.input_terminated" in self.environ
-            and not self.shallow
-        ):
-            return _MaxLengthStream(self.environ["wsgi.input"], self.max_content_length)
+        source, length = self.environ.get("wsgi.input"), self.content_length
+        limit = self.max_content_length
+        if self.shallow or limit is None:
+            return super().stream
+        if length is not None:
+            if length > limit:
+                raise RequestEntityTooLarge()
+            return _BodyStream(source, length)
+        if "wsgi.input_terminated" in self.environ:
+            return _BodyStream(source, limit, max_length=limit)
         return super().stream
 
     def on_json_loading_failed(self, e):
@@ -203,10 +213,25 @@ class Request(flask.Request):
         flask_smorest.abort(400, message=NOT_JSON)
 
 
+# Only these carry a body in this API; the body of any other request is read and dropped.
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
 def read_body():
-    """Read the whole body before anything answers; parse it if it is JSON."""
-    if request.get_data(cache=True) and request.is_json:
-        request.get_json()
+    """Read the whole body before anything answers, so the connection can serve the next
+    request; parse it if it is JSON and the method carries one."""
+    if request.method in BODY_METHODS:
+        if request.get_data(cache=True) and request.is_json:
+            request.get_json()
+        return
+    length = request.content_length
+    if length is not None and length > request.max_content_length:
+        return  # never read: the server closes the connection (eventbook.server)
+    try:
+        while request.stream.read(65536):
+            pass
+    except HTTPException:
+        pass  # not for this request to answer: it takes no body
 
 
 def register_boundary(app):

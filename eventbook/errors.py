@@ -19,6 +19,7 @@ MESSAGES = {
     403: "You are not allowed to do this",
     404: "Not found",
     405: "Method not allowed",
+    408: "The request body did not arrive in time",
     409: "Conflict",
     413: "The request body is too large (limit: 1 MiB)",
     415: "The request body must be JSON (Content-Type: application/json)",

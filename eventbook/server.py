@@ -8,8 +8,8 @@ only ever sees whole requests from nearby; these bounds hold when it does not:
   headers) has arrived: the head is gathered by the worker's event loop, and a
   connection whose head is not complete within ``keepalive`` seconds of its
   opening (or of its previous answer) is closed;
-- reading a body and writing an answer wait at most `SOCKET_TIMEOUT` seconds for
-  the client each time;
+- a request body must arrive within `BODY_TIMEOUT` seconds, and writing an
+  answer waits at most `SOCKET_TIMEOUT` seconds for the client;
 - a request whose body will not be read to its end (larger than the body limit,
   or chunked, whose end is unknown) is answered with ``Connection: close``, so a
   client never reuses a connection the server is about to close;
@@ -31,6 +31,8 @@ from gunicorn.workers.gthread import TConn, ThreadWorker
 from config import Config
 
 SOCKET_TIMEOUT = 10
+# At least 35 KB/s for a body of the largest size allowed (1 MiB).
+BODY_TIMEOUT = 30
 HEAD_END = b"\r\n\r\n"
 
 _MESSAGES = {
@@ -89,10 +91,23 @@ class Worker(ThreadWorker):
         self.keepalived_conns.remove(conn)
         self._gather_head(conn)
 
-    def _gather_head(self, conn):
+    def finish_request(self, conn, fs):
+        try:
+            kept_alive = not fs.cancelled() and fs.result() is True
+        except Exception:
+            kept_alive = False
+        if kept_alive and self.alive and conn.parser.unreader.buf.getvalue():
+            # The client sent more behind its request: perhaps only part of a head.
+            self._gather_head(conn, conn.parser.unreader.take_buffered())
+            return
+        super().finish_request(conn, fs)
+
+    def _gather_head(self, conn, received=b""):
         """Wait, without a thread, for a request head on `conn` (closed after keepalive s)."""
         conn.sock.setblocking(False)
-        conn.head = bytearray()
+        conn.head = bytearray(received)
+        if self._head_arrived(conn):
+            return
         conn.timeout = time.monotonic() + self.cfg.keepalive
         self.pending_conns.append(conn)
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_head_readable, conn))
@@ -104,23 +119,49 @@ class Worker(ThreadWorker):
             return
         except OSError:
             data = b""
-        if not data:
-            self.poller.unregister(client)
-            self.pending_conns.remove(conn)
-            self.nr_conns -= 1
-            conn.close()
-            return
         conn.head += data
-        if HEAD_END not in conn.head and len(conn.head) <= max_head_bytes(self.cfg):
+        if data and HEAD_END not in conn.head and len(conn.head) <= max_head_bytes(self.cfg):
             return
-        # A whole head, or more than any head the limits allow (the parser
-        # refuses it from what is here): a thread can take it without waiting.
         self.poller.unregister(client)
         self.pending_conns.remove(conn)
+        if data:
+            self._head_arrived(conn)
+        else:
+            self.nr_conns -= 1
+            conn.close()
+
+    def _head_arrived(self, conn):
+        """Hand `conn` to a thread if its head is whole; return whether it was."""
+        if HEAD_END not in conn.head and len(conn.head) <= max_head_bytes(self.cfg):
+            return False
+        # A whole head, or more than any head the limits allow (the parser
+        # refuses it from what is here): a thread can take it without waiting.
         conn.init()
         conn.parser.unreader.unread(bytes(conn.head))
         conn.data_ready = True
         self.enqueue_req(conn)
+        return True
+
+
+class _BodyDeadline:
+    """A client socket whose reads end at `deadline` (a `time.monotonic()` value)."""
+
+    def __init__(self, sock, deadline):
+        self.sock = sock
+        self.deadline = deadline
+
+    def recv(self, size):
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("The request body did not arrive in time")
+        self.sock.settimeout(min(remaining, SOCKET_TIMEOUT))
+        try:
+            return self.sock.recv(size)
+        finally:
+            self.sock.settimeout(SOCKET_TIMEOUT)
+
+    def __getattr__(self, name):
+        return getattr(self.sock, name)
 
 
 def pre_request(worker, req):
@@ -130,7 +171,9 @@ def pre_request(worker, req):
     drains at most 64 KiB of what is left before the next request, and
     otherwise closes a connection it announced as kept alive.
     """
-    req.unreader.sock.settimeout(SOCKET_TIMEOUT)
+    sock = getattr(req.unreader.sock, "sock", req.unreader.sock)
+    sock.settimeout(SOCKET_TIMEOUT)
+    req.unreader.sock = _BodyDeadline(sock, time.monotonic() + BODY_TIMEOUT)
     reader = req.body.reader
     if isinstance(reader, ChunkedReader) or (
         isinstance(reader, LengthReader) and reader.length > Config.MAX_CONTENT_LENGTH
