@@ -16,6 +16,7 @@ from eventbook import models  # noqa: F401  (registers the tables with the metad
 from eventbook.auth.routes import blp as auth_blp
 from eventbook.auth.tokens import register_token_loaders
 from eventbook.bookings.routes import blp as bookings_blp
+from eventbook.boundary import register_boundary
 from eventbook.cli import register_commands
 from eventbook.errors import register_error_handlers, register_jwt_error_loaders
 from eventbook.events.routes import blp as events_blp
@@ -77,6 +78,8 @@ def register_extensions(app):
     # First: every request has its id before anything can log or fail, and
     # its response hook runs last, after the extensions' own.
     register_middleware(app)
+    # Then: the body is read, bounded and parsed before anything can answer.
+    register_boundary(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIRECTORY)
     jwt.init_app(app)

@@ -6,6 +6,7 @@ from http import HTTPStatus
 
 import flask_smorest
 from flask_jwt_extended import jwt_required
+from webargs.core import missing
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import UnsupportedMediaType
 
@@ -20,12 +21,12 @@ class Parser(FlaskParser):
     DEFAULT_VALIDATION_STATUS = 400
 
     def _raw_load_json(self, req):
-        if not is_json_request(req) and req.get_data(cache=True):
+        if not req.get_data(cache=True):
+            return missing
+        if not is_json_request(req):
             raise UnsupportedMediaType()
-        return super()._raw_load_json(req)
-
-    def _handle_invalid_json_error(self, error, req, *args, **kwargs):
-        flask_smorest.abort(400, message="The request body is not valid JSON")
+        # eventbook.boundary's reader: refused values are a 400 naming the field.
+        return req.get_json()
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -85,7 +86,14 @@ class Blueprint(flask_smorest.Blueprint):
     def arguments(self, schema, **kwargs):
         """Parse and validate arguments; invalid ones are a 400 listing the fields."""
         parse = super().arguments(schema, **kwargs)
-        return lambda func: parse(self._documents_examples(400, [_INVALID_INPUT])(func))
+
+        def decorator(func):
+            func = self._documents_examples(400, [_INVALID_INPUT])(func)
+            if kwargs.get("location", "json") == "json":
+                func = self.documents(408)(func)
+            return parse(func)
+
+        return decorator
 
     def documents(self, *errors):
         """Document the errors an operation can answer besides its own response.
@@ -136,6 +144,7 @@ _RESPONSE_NAMES = {
     401: "UNAUTHORIZED",
     403: "FORBIDDEN",
     404: "NOT_FOUND",
+    408: "REQUEST_TIMEOUT",
     409: "CONFLICT",
     413: "REQUEST_ENTITY_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",

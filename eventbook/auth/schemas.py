@@ -2,7 +2,7 @@ from marshmallow import ValidationError, fields, post_load
 from marshmallow.validate import Email, Length
 
 from eventbook.auth.normalization import normalize_email, password_bytes
-from eventbook.schemas import ByteLength, Schema, Text, byte_length_doc, reject_nul, text
+from eventbook.schemas import ByteLength, Schema, String, Text, byte_length_doc, reject_nul, text
 
 
 class EmailAddress(Text):
@@ -35,17 +35,17 @@ def password_to_set(metadata=None, **kwargs):
     """Return a field for a new password: 8 to 72 bytes once normalised (NFKC)."""
     metadata = byte_length_doc(8, 72, metadata)
     metadata["description"] += " Compared in Unicode NFKC form."
-    return fields.String(
+    return String(
         required=True, load_only=True, validate=hashable_password, metadata=metadata, **kwargs
     )
 
 
 def presented_password(metadata=None, **kwargs):
     """Return a field for a password to check: anything bcrypt can hash."""
-    return fields.String(
+    return String(
         required=True,
         load_only=True,
-        validate=[reject_nul, ByteLength(1, 72)],
+        validate=ByteLength(1, 72),
         metadata=byte_length_doc(1, 72, metadata),
         **kwargs,
     )
@@ -115,7 +115,7 @@ class TokenSchema(Schema):
 
 
 def refresh_token_field(**kwargs):
-    return fields.String(validate=[reject_nul, Length(1, 4096)], **kwargs)
+    return String(validate=Length(1, 4096), **kwargs)
 
 
 class RefreshSchema(Schema):

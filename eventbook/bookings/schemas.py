@@ -3,7 +3,7 @@ from marshmallow.validate import Length, Regexp
 
 from eventbook.events.schemas import EventSchema
 from eventbook.models import BOOKING_STATUSES, LIVE_BOOKING_STATUSES
-from eventbook.schemas import PageArgs, Schema, StatusList, identifier
+from eventbook.schemas import PageArgs, Schema, StatusList, String, identifier
 
 BOOKING_CREATE_EXAMPLE = {"event_id": 1}
 
@@ -62,7 +62,7 @@ class BookingListArgs(PageArgs):
 
 
 class IdempotencyHeaders(Schema):
-    key = fields.String(
+    key = String(
         data_key="Idempotency-Key",
         validate=[Length(1, 255), Regexp(r"^[\x21-\x7e]+$", error="Must be visible ASCII.")],
         metadata={
