@@ -8,8 +8,8 @@ A JSON body is parsed here, once, by `load_json`, and refused with a 400 naming 
 field when it holds what Python's ``json`` accepts but a layer below cannot:
 
 - text that does not encode to UTF-8 (an unpaired surrogate such as ``"\\ud800"``);
-- integers of more than `MAX_DIGITS` digits (Python refuses to parse more than
-  4,300, and no database column holds more than 19);
+- integers outside 64 bits (no database column holds more; Python refuses to
+  parse more than 4,300 digits);
 - ``NaN``, ``Infinity`` and numbers that overflow to them (not JSON, RFC 8259 6);
 - nesting deeper than `MAX_DEPTH`, objects of more than `MAX_MEMBERS` members and
   arrays of more than `MAX_ITEMS` items, which only cost work to refuse later.
@@ -29,6 +29,8 @@ from werkzeug.wsgi import LimitedStream
 MAX_DEPTH = 32
 MAX_MEMBERS = 100
 MAX_ITEMS = 1000
+# A 64-bit signed integer (PostgreSQL's BIGINT, SQLite's INTEGER): at most 19 digits.
+MIN_INTEGER, MAX_INTEGER = -(2**63), 2**63 - 1
 MAX_DIGITS = 19
 # At most this many problems are reported for one body.
 MAX_PROBLEMS = 10
@@ -55,9 +57,13 @@ class _Refused:
 
 
 def _parse_int(digits):
-    if len(digits.lstrip("-")) > MAX_DIGITS:
-        return _Refused(f"Numbers may have at most {MAX_DIGITS} digits.")
-    return int(digits)
+    # Counting digits first spares parsing a long one (quadratic, and refused
+    # by Python past 4,300 digits).
+    if len(digits.lstrip("-")) <= MAX_DIGITS:
+        value = int(digits)
+        if MIN_INTEGER <= value <= MAX_INTEGER:
+            return value
+    return _Refused(f"Integers must lie between {MIN_INTEGER} and {MAX_INTEGER}.")
 
 
 def _parse_float(text):
@@ -105,36 +111,38 @@ def problems_in(value):
     after `MAX_PROBLEMS` problems.
     """
     problems = {}
+
+    def refuse(path, message):
+        problems.setdefault(path or "_schema", []).append(message)
+
     stack = [(value, "", 1)]
     while stack and len(problems) < MAX_PROBLEMS:
         item, path, depth = stack.pop()
-        message = None
         if isinstance(item, _Refused):
-            message = item.message
+            refuse(path, item.message)
         elif isinstance(item, str):
             if not _encodable(item):
-                message = "Must be valid Unicode text (it holds an unpaired surrogate)."
-        elif isinstance(item, (dict, list)):
-            if depth > MAX_DEPTH:
-                message = f"Nested more than {MAX_DEPTH} levels deep."
-            elif isinstance(item, list):
-                if len(item) > MAX_ITEMS:
-                    message = f"Arrays may have at most {MAX_ITEMS} items."
-                else:
-                    stack.extend(
-                        (inner, f"{path}.{index}" if path else str(index), depth + 1)
-                        for index, inner in reversed(list(enumerate(item)))
-                    )
+                refuse(path, "Must be valid Unicode text (it holds an unpaired surrogate).")
+        elif isinstance(item, (dict, list)) and depth > MAX_DEPTH:
+            # Named by the field of the body it is in, not its path of 32 steps.
+            refuse(path.split(".", 1)[0], f"Nested more than {MAX_DEPTH} levels deep.")
+        elif isinstance(item, list):
+            if len(item) > MAX_ITEMS:
+                refuse(path, f"Arrays may have at most {MAX_ITEMS} items.")
             else:
-                for key, inner in reversed(list(item.items())):
-                    field = f"{path}.{_field_name(key)}" if path else _field_name(key)
-                    if not _encodable(key):
-                        problems.setdefault(field, []).append(
-                            "Field names must be valid Unicode text."
-                        )
-                    stack.append((inner, field, depth + 1))
-        if message:
-            problems.setdefault(path or "_schema", []).append(message)
+                stack.extend(
+                    (inner, f"{path}.{index}" if path else str(index), depth + 1)
+                    for index, inner in reversed(list(enumerate(item)))
+                )
+        elif isinstance(item, dict):
+            for key, inner in reversed(list(item.items())):
+                field = f"{path}.{_field_name(key)}" if path else _field_name(key)
+                # A refused name is reported with its value, in the value's turn.
+                stack.append(
+                    (_Refused("Field names must be valid Unicode text."), field, depth)
+                    if not _encodable(key)
+                    else (inner, field, depth + 1)
+                )
     return problems
 
 
