@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from flask import request
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError
 
-from eventbook.schemas import MAX_ID
+from eventbook.schemas import MAX_ID, String
 
 _PACKING = struct.Struct(">qi")
 _SPELLING = re.compile(r"[A-Za-z0-9_-]{16}")
@@ -47,12 +47,14 @@ def decode_cursor(cursor):
         raise ValueError(_INVALID) from None
 
 
-class Cursor(fields.String):
+class Cursor(String):
     """A keyset cursor in a query string, loaded as its (datetime, id) pair."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         try:
             return decode_cursor(super()._deserialize(value, attr, data, **kwargs))
+        except ValidationError:  # not even text: no cursor of ours
+            raise ValidationError(_INVALID) from None
         except ValueError as error:
             raise ValidationError(str(error)) from None
 

@@ -114,7 +114,7 @@ def assert_holdable(value, text_may_hold_nul=False):
         for key, inner in value.items():
             assert_holdable(key, text_may_hold_nul)
             assert_holdable(inner, text_may_hold_nul)
-    elif isinstance(value, list):
+    elif isinstance(value, (list, tuple)):
         for inner in value:
             assert_holdable(inner, text_may_hold_nul)
     else:

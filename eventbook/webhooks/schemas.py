@@ -1,7 +1,7 @@
 from marshmallow import ValidationError, fields, validates_schema
 from marshmallow.validate import Length, OneOf, Range
 
-from eventbook.schemas import Schema, Text, text
+from eventbook.schemas import Schema, String, Text, text
 from eventbook.webhooks.changes import CHANGE_TYPES, MAX_CURSOR_LENGTH
 from eventbook.webhooks.targets import MAX_URL_LENGTH, check_url_syntax
 
@@ -34,7 +34,7 @@ class ChangePageSchema(Schema):
 
 
 class ChangeListArgs(Schema):
-    after = fields.String(
+    after = String(
         validate=Length(1, MAX_CURSOR_LENGTH),
         metadata={"description": "A `next_cursor` from a previous page; absent: from the start."},
     )
