@@ -17,6 +17,9 @@ load_dotenv()
 DEFAULT_SECRET_KEY = "eventbook-development-key-do-not-use-in-production"
 MIN_SECRET_KEY_BYTES = 32
 ALLOWED_ALGORITHMS = ("HS256", "HS384", "HS512")
+# Every PostgreSQL transaction runs with these (eventbook/database.py).
+LOCK_TIMEOUT_MS = 5000
+STATEMENT_TIMEOUT_MS = 15000
 # The documented defaults of the rate limits, by setting name.
 RATE_LIMIT_DEFAULTS = {
     "BOOKING_RATE_LIMIT": "5 per minute",
@@ -70,13 +73,9 @@ def engine_options(url):
             "pool_size": env_int("DATABASE_POOL_SIZE", 10),
             "max_overflow": env_int("DATABASE_MAX_OVERFLOW", 10),
             "pool_timeout": 10,
-            "connect_args": {
-                "connect_timeout": 5,
-                "application_name": "eventbook",
-                # A statement that waits on a lock or runs away becomes a
-                # clear 503 instead of a hung worker.
-                "options": "-c lock_timeout=5000 -c statement_timeout=15000",
-            },
+            # lock_timeout and statement_timeout are set per transaction
+            # (eventbook/database.py): PgBouncer refuses libpq `options`.
+            "connect_args": {"connect_timeout": 5, "application_name": "eventbook"},
         }
     return options
 

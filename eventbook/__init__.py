@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from flask import Flask
 
 from config import Config, check_production_config, engine_options, normalize_database_url
-from eventbook import models  # noqa: F401  (registers the tables with the metadata)
+from eventbook import database, models  # noqa: F401  (listeners, tables)
 from eventbook.auth.routes import blp as auth_blp
 from eventbook.auth.tokens import register_token_loaders
 from eventbook.bookings.routes import blp as bookings_blp

@@ -24,7 +24,7 @@ def describe(url):
     return make_url(url).render_as_string(hide_password=True) if url else "not configured"
 
 
-def _libpq_dsn(url):
+def libpq_dsn(url):
     url = make_url(normalize_database_url(url))
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
@@ -34,7 +34,7 @@ def require_postgresql():
     if not url:
         skip_or_fail("TEST_DATABASE_URL is not set; PostgreSQL tests need a server")
     try:
-        psycopg2.connect(_libpq_dsn(url), connect_timeout=3).close()
+        psycopg2.connect(libpq_dsn(url), connect_timeout=3).close()
     except psycopg2.OperationalError as error:
         skip_or_fail(f"PostgreSQL at {describe(url)} does not answer: {error}".strip())
     return url
@@ -42,7 +42,7 @@ def require_postgresql():
 
 @contextlib.contextmanager
 def _admin_connection(server_url):
-    connection = psycopg2.connect(_libpq_dsn(server_url))
+    connection = psycopg2.connect(libpq_dsn(server_url))
     connection.autocommit = True
     try:
         yield connection.cursor()
