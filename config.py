@@ -139,6 +139,10 @@ class Config:
     CORS_ORIGINS = env_list("CORS_ORIGINS")
     TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
 
+    # Prometheus metrics at /metrics, for requests with "Authorization: Bearer
+    # <METRICS_TOKEN>"; without a token the endpoint does not exist.
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
+
     # OpenAPI and its documentation pages
     API_TITLE = "eventbook"
     OPENAPI_VERSION = "3.0.3"

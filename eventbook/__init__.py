@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from flask import Flask
 
 from config import Config, check_production_config, engine_options, normalize_database_url
-from eventbook import database, models  # noqa: F401  (listeners, tables)
+from eventbook import database, metrics, models  # noqa: F401  (listeners, tables)
 from eventbook.auth.routes import blp as auth_blp
 from eventbook.auth.tokens import register_token_loaders
 from eventbook.bookings.routes import blp as bookings_blp
@@ -40,6 +40,7 @@ def create_app(config=None):
     register_blueprints(app)
     register_error_handlers(app)
     register_commands(app)
+    metrics.init_app(app)
     return app
 
 

@@ -102,6 +102,7 @@ def error_response_for_http_exception(error):
 
 
 def handle_domain_error(error):
+    g.error_name = type(error).__name__  # what metrics count the outcome as
     return error_response(error.status_code, error.message, headers=error.headers)
 
 
