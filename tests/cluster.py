@@ -8,7 +8,6 @@ stop and restart without disturbing the machine's shared ones.
 """
 
 import contextlib
-import glob
 import os
 import shutil
 import signal
@@ -26,6 +25,7 @@ from sqlalchemy.engine import make_url
 from tests import services
 from tests.live import ROOT, call, free_port, server_environment
 from tests.proxy import Nginx, nginx_binary
+from tests.services import PrivatePostgres, PrivateRedis  # noqa: F401  (the cluster's servers)
 
 
 class Instance:
@@ -149,80 +149,6 @@ def timed_call(method, url, body=None, headers=None, timeout=20):
     except OSError as error:
         status, payload = None, {"transport_error": str(error)}
     return status, payload, time.monotonic() - started
-
-
-def _postgres_bin():
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-    if not found:
-        services.skip_or_fail("PostgreSQL server binaries (pg_ctl, initdb) are not installed")
-    return Path(found[-1]).parent
-
-
-class PrivatePostgres:
-    """A PostgreSQL server of the test's own, in a temporary directory."""
-
-    def __init__(self):
-        self.bin = _postgres_bin()
-        self.port = free_port()
-        self.directory = Path(tempfile.mkdtemp(prefix="eventbook-pg-"))
-        self.data = self.directory / "data"
-        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-        if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-            shutil.chown(self.directory, "postgres", "postgres")
-            self._as_owner = ["runuser", "-u", "postgres", "--"]
-        else:
-            self._as_owner = []
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync")
-
-    def _run(self, program, *args):
-        subprocess.run(
-            [*self._as_owner, str(self.bin / program), *args],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-
-    def start(self):
-        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1"
-        self._run(
-            "pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.directory / "log"),
-            "-w", "start",
-        )  # fmt: skip
-        return self
-
-    def stop(self, mode="fast"):
-        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
-
-    def destroy(self):
-        with contextlib.suppress(subprocess.CalledProcessError):
-            self.stop(mode="immediate")
-        shutil.rmtree(self.directory, ignore_errors=True)
-
-
-class PrivateRedis:
-    """A Redis server of the test's own."""
-
-    def __init__(self):
-        if not shutil.which("redis-server"):
-            services.skip_or_fail("redis-server is not installed")
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process = None
-
-    def start(self):
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        services.wait_for_redis(self.url)
-        return self
-
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
 
 
 class PrivatePgBouncer:
