@@ -152,10 +152,9 @@ class Config:
     OPENAPI_SWAGGER_UI_URL = "/docs/assets/"
     OPENAPI_SWAGGER_UI_CONFIG = {"validatorUrl": None, "persistAuthorization": True}
     OPENAPI_REDOC_PATH = "redoc"
-    # ReDoc loads from its CDN; point REDOC_URL at a copy of your own to serve it offline.
-    OPENAPI_REDOC_URL = os.environ.get(
-        "REDOC_URL", "https://cdn.jsdelivr.net/npm/redoc@2.1.5/bundles/redoc.standalone.js"
-    )
+    # ReDoc's bundle is served from the package (eventbook/ops/static/redoc),
+    # so /redoc works offline; REDOC_URL may point elsewhere.
+    OPENAPI_REDOC_URL = os.environ.get("REDOC_URL", "/redoc/assets/redoc.standalone.js")
     API_SPEC_OPTIONS = {
         "info": {
             "description": API_DESCRIPTION,

@@ -17,7 +17,7 @@ from eventbook.extensions import IdConverter, api, db, jwt, limiter, migrate
 from eventbook.logs import configure_logging
 from eventbook.middleware import register_middleware
 from eventbook.ops.routes import blp as ops_blp
-from eventbook.ops.routes import docs_assets
+from eventbook.ops.routes import docs_assets, redoc_assets
 
 __version__ = "1.0.0"
 
@@ -80,3 +80,4 @@ def register_blueprints(app):
     for blueprint in (ops_blp, auth_blp, events_blp, bookings_blp):
         api.register_blueprint(blueprint)
     app.register_blueprint(docs_assets)
+    app.register_blueprint(redoc_assets)
