@@ -67,15 +67,21 @@ def _filters(upcoming=False, q=None):
     return filters
 
 
-def list_events(skip, limit, upcoming=False, q=None):
-    """Return a page of events ordered by date, and the number of matches.
+def list_events(skip, limit, upcoming=False, q=None, by_fill=False):
+    """Return a page of events ordered by date (or, `by_fill`, fullest first:
+    booked_count / total_slots, then id), and the number of matches.
 
     Unfiltered, the number is the one the triggers keep in `event_total`:
     counting every event would cost more than the page, and grow with it.
     """
     filters = _filters(upcoming, q)
     total = None if filters else select(EventTotal.events)
-    return page_with_total(Event, filters, (Event.event_date, Event.id), skip, limit, total)
+    order = (
+        ((Event.booked_count * 1.0 / Event.total_slots).desc(), Event.id)
+        if by_fill
+        else (Event.event_date, Event.id)
+    )
+    return page_with_total(Event, filters, order, skip, limit, total)
 
 
 def top_booked(limit, upcoming=False):
