@@ -6,17 +6,28 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint openapi bench clean
+.PHONY: run test lint openapi bench clean secret-key
 
-run: $(VENV)/.runtime .env
+run: $(VENV)/.runtime .env secret-key
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed
+	@$(BIN)/python -c "$$RUN_BANNER"
 	$(BIN)/gunicorn wsgi:app
+
+define RUN_BANNER
+import os
+from dotenv import load_dotenv
+load_dotenv()
+url = f"http://{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+print(f"\neventbook: {url}  (docs: {url}/docs, {url}/redoc)")
+print("Demo logins: user1@test.com ... user5@test.com, password password123\n")
+endef
+export RUN_BANNER
 
 test: $(VENV)/.dev
 	$(BIN)/pytest
 
-openapi: $(VENV)/.runtime .env
+openapi: $(VENV)/.runtime .env secret-key
 	$(BIN)/flask openapi write --format=json docs/openapi.json
 
 # Options: make bench BENCH_ARGS="--duration 3 --repeat 1" (python -m bench --help).
@@ -47,6 +58,15 @@ $(VENV)/.bench: requirements.txt bench/requirements.txt | $(BIN)/python
 .env:
 	@echo "Creating .env with a random SECRET_KEY"
 	@$(PYTHON) -c 'import secrets; print("SECRET_KEY=" + secrets.token_urlsafe(48))' > $@
+
+# A .env without a usable SECRET_KEY (one copied from .env.example) gets one,
+# unless the environment sets it.
+secret-key: .env
+	@[ -n "$$SECRET_KEY" ] || grep -Eq '^SECRET_KEY=.{32,}' .env || { \
+	  echo "Adding a random SECRET_KEY to .env"; \
+	  sed -i.bak '/^SECRET_KEY=/d' .env && rm -f .env.bak; \
+	  [ -z "$$(tail -c 1 .env)" ] || echo >> .env; \
+	  $(PYTHON) -c 'import secrets; print("SECRET_KEY=" + secrets.token_urlsafe(48))' >> .env; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -17,6 +17,9 @@ load_dotenv()
 DEFAULT_SECRET_KEY = "eventbook-development-key-do-not-use-in-production"
 MIN_SECRET_KEY_BYTES = 32
 ALLOWED_ALGORITHMS = ("HS256", "HS384", "HS512")
+# Every PostgreSQL transaction runs with these (eventbook/database.py).
+LOCK_TIMEOUT_MS = 5000
+STATEMENT_TIMEOUT_MS = 15000
 # The documented defaults of the rate limits, by setting name.
 RATE_LIMIT_DEFAULTS = {
     "BOOKING_RATE_LIMIT": "5 per minute",
@@ -75,13 +78,9 @@ def engine_options(url):
             "pool_size": env_int("DATABASE_POOL_SIZE", 10),
             "max_overflow": env_int("DATABASE_MAX_OVERFLOW", 10),
             "pool_timeout": 10,
-            "connect_args": {
-                "connect_timeout": 5,
-                "application_name": "eventbook",
-                # A statement that waits on a lock or runs away becomes a
-                # clear 503 instead of a hung worker.
-                "options": "-c lock_timeout=5000 -c statement_timeout=15000",
-            },
+            # lock_timeout and statement_timeout are set per transaction
+            # (eventbook/database.py): PgBouncer refuses libpq `options`.
+            "connect_args": {"connect_timeout": 5, "application_name": "eventbook"},
         }
     return options
 
@@ -161,6 +160,10 @@ class Config:
     CORS_ORIGINS = env_list("CORS_ORIGINS")
     TRUSTED_PROXIES = env_int("TRUSTED_PROXIES", 0)
 
+    # Prometheus metrics at /metrics, for requests with "Authorization: Bearer
+    # <METRICS_TOKEN>"; without a token the endpoint does not exist.
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
+
     # OpenAPI and its documentation pages
     API_TITLE = "eventbook"
     OPENAPI_VERSION = "3.0.3"
@@ -170,10 +173,9 @@ class Config:
     OPENAPI_SWAGGER_UI_URL = "/docs/assets/"
     OPENAPI_SWAGGER_UI_CONFIG = {"validatorUrl": None, "persistAuthorization": True}
     OPENAPI_REDOC_PATH = "redoc"
-    # ReDoc loads from its CDN; point REDOC_URL at a copy of your own to serve it offline.
-    OPENAPI_REDOC_URL = os.environ.get(
-        "REDOC_URL", "https://cdn.jsdelivr.net/npm/redoc@2.1.5/bundles/redoc.standalone.js"
-    )
+    # ReDoc's bundle is served from the package (eventbook/ops/static/redoc),
+    # so /redoc works offline; REDOC_URL may point elsewhere.
+    OPENAPI_REDOC_URL = os.environ.get("REDOC_URL", "/redoc/assets/redoc.standalone.js")
     API_SPEC_OPTIONS = {
         "info": {
             "description": API_DESCRIPTION,

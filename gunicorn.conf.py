@@ -1,11 +1,24 @@
 """gunicorn settings for eventbook, read from the environment (see the README)."""
 
+import glob
 import os
+import shutil
+import tempfile
 
 from dotenv import load_dotenv
 from gunicorn.glogging import Logger
 
 load_dotenv()
+
+# Metrics (eventbook/metrics.py): each worker writes its values to files in
+# this directory, and a scrape adds them up. It must be set before
+# prometheus_client is imported, and start empty.
+_metrics_directory_made = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _metrics_directory_made:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="eventbook-metrics-")
+os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+for _stale in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db")):
+    os.remove(_stale)
 
 from config import Config  # noqa: E402  (after .env is loaded)
 from eventbook import server  # noqa: E402
@@ -110,3 +123,15 @@ def post_worker_init(worker):
     from eventbook.sweeper import start_sweeper
 
     start_sweeper(worker.wsgi)
+
+
+def child_exit(server, worker):
+    # The pool gauges of a dead worker no longer count.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _metrics_directory_made:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

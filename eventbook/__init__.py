@@ -12,7 +12,7 @@ from config import (
     engine_options,
     normalize_database_url,
 )
-from eventbook import models  # noqa: F401  (registers the tables with the metadata)
+from eventbook import database, metrics, models  # noqa: F401  (listeners, tables)
 from eventbook.auth.routes import blp as auth_blp
 from eventbook.auth.tokens import register_token_loaders
 from eventbook.bookings.routes import blp as bookings_blp
@@ -25,7 +25,7 @@ from eventbook.limiter import redis_storage_options
 from eventbook.logs import configure_logging
 from eventbook.middleware import register_middleware
 from eventbook.ops.routes import blp as ops_blp
-from eventbook.ops.routes import docs_assets
+from eventbook.ops.routes import docs_assets, redoc_assets
 from eventbook.throttling import register_throttling
 from eventbook.waitlist.routes import blp as waitlist_blp
 from eventbook.webhooks import models as webhook_models  # noqa: F401  (registers the tables)
@@ -52,6 +52,7 @@ def create_app(config=None):
     register_blueprints(app)
     register_error_handlers(app)
     register_commands(app)
+    metrics.init_app(app)
     return app
 
 
@@ -102,3 +103,4 @@ def register_blueprints(app):
     ):
         api.register_blueprint(blueprint)
     app.register_blueprint(docs_assets)
+    app.register_blueprint(redoc_assets)

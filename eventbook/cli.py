@@ -82,11 +82,9 @@ def create_user_command(name, email, password_stdin):
 @with_appcontext
 def list_events_command(include_past, by_fill, limit):
     """List upcoming events and how full they are."""
-    found, total, _ = events.list_events(skip=0, limit=limit, upcoming=not include_past)
-    if by_fill:
-        found = sorted(
-            found, key=lambda event: event.booked_count / event.total_slots, reverse=True
-        )
+    found, total, _ = events.list_events(
+        skip=0, limit=limit, upcoming=not include_past, by_fill=by_fill
+    )
     click.echo(f"{'ID':>6}  {'DATE (UTC)':16}  {'BOOKED':>7}  {'SLOTS':>7}  {'FILL':>6}  TITLE")
     for event in found:
         fill = 100 * event.booked_count / event.total_slots

@@ -89,6 +89,14 @@ def flatten_messages(messages):
     return flat
 
 
+def describe_limit(item):
+    """Say a rate limit as the settings write it: "5 per minute", "10 per 15 minutes"."""
+    unit = item.GRANULARITY.name
+    if item.multiples == 1:
+        return f"{item.amount} per {unit}"
+    return f"{item.amount} per {item.multiples} {unit}s"
+
+
 def error_response_for_http_exception(error):
     """Build the error response for a werkzeug `HTTPException`."""
     data = getattr(error, "data", None) or {}
@@ -101,7 +109,7 @@ def error_response_for_http_exception(error):
             message = (
                 error.description
                 if error.limit.error_message
-                else f"Too many requests: the limit is {error.description}"
+                else f"Too many requests: the limit is {describe_limit(error.limit.limit)}"
             )
         elif error.description != type(error).description:
             message = error.description  # a message given to abort()
@@ -113,6 +121,7 @@ def error_response_for_http_exception(error):
 
 
 def handle_domain_error(error):
+    g.error_name = type(error).__name__  # what metrics count the outcome as
     return error_response(error.status_code, error.message, headers=error.headers)
 
 

@@ -1,16 +1,17 @@
 """A production-like cluster for tests: gunicorn instances, and servers to break.
 
 `Instance` is one gunicorn server (a master and its workers) of the real
-application. `PrivatePostgres` and `PrivateRedis` are servers of the tests'
-own, on free ports, that a test may stop and restart without disturbing the
-machine's shared ones.
+application, behind its own nginx with the shipped site, as production runs
+it (`url` is nginx's, `direct_url` gunicorn's). `PrivatePostgres` and
+`PrivateRedis` are servers of the tests' own, on free ports, that a test may
+stop and restart without disturbing the machine's shared ones.
 """
 
 import contextlib
-import glob
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -19,16 +20,26 @@ import time
 import urllib.request
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from tests import services
 from tests.live import ROOT, call, free_port, server_environment
+from tests.proxy import Nginx, nginx_binary
+from tests.services import PrivatePostgres, PrivateRedis  # noqa: F401  (the cluster's servers)
 
 
 class Instance:
     """One gunicorn server of the application."""
 
-    def __init__(self, database_url, *, workers=2, threads=4, app="wsgi:app", **environment):
+    def __init__(
+        self, database_url, *, workers=2, threads=4, app="wsgi:app", proxy=True, **environment
+    ):
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.direct_url = self.url = f"http://127.0.0.1:{self.port}"
+        self.proxy, self.proxy_wanted = None, proxy
+        if proxy:
+            nginx_binary()  # skip before starting anything
+            environment.setdefault("TRUSTED_PROXIES", "1")
         self.log = tempfile.NamedTemporaryFile("w+", prefix="gunicorn-", suffix=".log")  # noqa: SIM115
         env = server_environment(
             database_url,
@@ -55,11 +66,18 @@ class Instance:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited:\n{self.log_text()[-3000:]}")
             try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=1):
-                    return self
+                with urllib.request.urlopen(f"{self.direct_url}/health", timeout=1):
+                    break
             except OSError:
                 time.sleep(0.1)
-        raise RuntimeError(f"gunicorn did not answer at {self.url}:\n{self.log_text()[-3000:]}")
+        else:
+            raise RuntimeError(
+                f"gunicorn did not answer at {self.direct_url}:\n{self.log_text()[-3000:]}"
+            )
+        if self.proxy_wanted:
+            self.proxy = Nginx([f"127.0.0.1:{self.port}"]).wait_until_up()
+            self.url = self.proxy.url
+        return self
 
     def worker_pids(self):
         found = subprocess.run(
@@ -78,6 +96,8 @@ class Instance:
         return Path(self.log.name).read_text()
 
     def stop(self):
+        if self.proxy:
+            self.proxy.stop()
         self.process.terminate()
         try:
             self.process.wait(timeout=30)
@@ -131,75 +151,86 @@ def timed_call(method, url, body=None, headers=None, timeout=20):
     return status, payload, time.monotonic() - started
 
 
-def _postgres_bin():
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-    if not found:
-        services.skip_or_fail("PostgreSQL server binaries (pg_ctl, initdb) are not installed")
-    return Path(found[-1]).parent
+class PrivatePgBouncer:
+    """PgBouncer of the test's own, in transaction pooling mode, in front of
+    the PostgreSQL server at `server_url`, with at most `pool_size` server
+    connections per database."""
 
-
-class PrivatePostgres:
-    """A PostgreSQL server of the test's own, in a temporary directory."""
-
-    def __init__(self):
-        self.bin = _postgres_bin()
+    def __init__(self, server_url, pool_size=4):
+        binary = shutil.which("pgbouncer") or shutil.which("/usr/sbin/pgbouncer")
+        if not binary:
+            services.skip_or_fail("pgbouncer is not installed (apt-get install pgbouncer)")
+        server = make_url(server_url)
         self.port = free_port()
-        self.directory = Path(tempfile.mkdtemp(prefix="eventbook-pg-"))
-        self.data = self.directory / "data"
-        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-        if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        self.directory = Path(tempfile.mkdtemp(prefix="eventbook-pgbouncer-"))
+        (self.directory / "userlist.txt").write_text(f'"{server.username}" ""\n')
+        (self.directory / "pgbouncer.ini").write_text(
+            PGBOUNCER_INI.format(
+                host=server.host or "127.0.0.1",
+                server_port=server.port or 5432,
+                port=self.port,
+                pool_size=pool_size,
+                user=server.username,
+                directory=self.directory,
+            )
+        )
+        as_owner = []
+        if os.geteuid() == 0:  # PgBouncer refuses to run as root
             shutil.chown(self.directory, "postgres", "postgres")
-            self._as_owner = ["runuser", "-u", "postgres", "--"]
-        else:
-            self._as_owner = []
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync")
-
-    def _run(self, program, *args):
-        subprocess.run(
-            [*self._as_owner, str(self.bin / program), *args],
-            check=True,
+            for path in self.directory.iterdir():
+                shutil.chown(path, "postgres", "postgres")
+            as_owner = ["runuser", "-u", "postgres", "--"]
+        self.process = subprocess.Popen(
+            [*as_owner, binary, str(self.directory / "pgbouncer.ini")],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        self.server_url = server_url
+
+    def url_for(self, database_url):
+        """The URL of `database_url`'s database, through this PgBouncer."""
+        return (
+            make_url(database_url)
+            .set(host="127.0.0.1", port=self.port)
+            .render_as_string(hide_password=False)
         )
 
-    def start(self):
-        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1"
-        self._run(
-            "pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.directory / "log"),
-            "-w", "start",
-        )  # fmt: skip
-        return self
+    def wait_until_up(self, timeout=10):
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return self
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"pgbouncer did not start: {self.log()}") from None
+                time.sleep(0.05)
 
-    def stop(self, mode="fast"):
-        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+    def log(self):
+        path = self.directory / "pgbouncer.log"
+        return path.read_text() if path.exists() else ""
 
-    def destroy(self):
-        with contextlib.suppress(subprocess.CalledProcessError):
-            self.stop(mode="immediate")
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-class PrivateRedis:
-    """A Redis server of the test's own."""
+PGBOUNCER_INI = """\
+[databases]
+* = host={host} port={server_port}
 
-    def __init__(self):
-        if not shutil.which("redis-server"):
-            services.skip_or_fail("redis-server is not installed")
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process = None
-
-    def start(self):
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        services.wait_for_redis(self.url)
-        return self
-
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {port}
+unix_socket_dir =
+auth_type = trust
+auth_file = {directory}/userlist.txt
+admin_users = {user}
+pool_mode = transaction
+default_pool_size = {pool_size}
+max_client_conn = 500
+logfile = {directory}/pgbouncer.log
+pidfile = {directory}/pgbouncer.pid
+"""

@@ -4,13 +4,15 @@
 for administration); the tests create their own throwaway databases on it
 and drop them afterwards. `TEST_REDIS_URL` names a Redis database the tests
 may use; they only touch keys under their own prefix. Without these
-variables the tests that need them are skipped, unless
+variables the suite starts servers of its own (tests/services.py); the tests
+that need a server whose programs are not installed are skipped, unless
 `TEST_REQUIRE_SERVICES=1`, which makes a missing service an error.
 """
 
 import os
 import shutil
 import uuid
+from collections import Counter
 from datetime import timedelta
 
 import flask_migrate
@@ -202,10 +204,15 @@ def key_prefix(redis_url):
 
 
 def pytest_report_header(config):
+    own = "a throwaway server of the suite's own, if installed"
     return [
-        f"PostgreSQL: {services.describe(os.environ.get('TEST_DATABASE_URL'))}",
-        f"Redis: {services.describe(os.environ.get('TEST_REDIS_URL'))}",
+        f"PostgreSQL: {services.describe(os.environ.get('TEST_DATABASE_URL')) or own}",
+        f"Redis: {services.describe(os.environ.get('TEST_REDIS_URL')) or own}",
     ]
+
+
+def pytest_unconfigure(config):
+    services.stop_own_servers()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -222,7 +229,17 @@ def pytest_runtest_makereport(item, call):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Print the figures tests recorded with `record_property`."""
+    """Print one line per reason tests were skipped, and the figures tests
+    recorded with `record_property`."""
+    skipped = Counter(
+        report.longrepr[2].removeprefix("Skipped: ")
+        for report in terminalreporter.getreports("skipped")
+        if isinstance(report.longrepr, tuple)
+    )
+    if skipped:
+        terminalreporter.write_sep("-", "skipped")
+        for reason, count in skipped.most_common():
+            terminalreporter.write_line(f"{count} skipped: {reason}")
     reports = [
         report
         for report in terminalreporter.getreports("passed")

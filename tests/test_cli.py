@@ -120,6 +120,20 @@ def test_list_events_can_include_past_events_and_sort_by_fill(cli, make_event):
     assert titles == ["Past and full", "Upcoming"]
 
 
+def test_by_fill_sorts_every_event_before_limiting(cli, make_event):
+    """The fullest events come first even when they are not among the first by date."""
+    for day in range(1, 6):
+        make_event(title=f"Early {day}", total_slots=10, event_date=utcnow() + timedelta(days=day))
+    make_event(title="Late and full", total_slots=2, booked_count=2,
+               event_date=utcnow() + timedelta(days=60))  # fmt: skip
+    make_event(title="Later, half", total_slots=4, booked_count=2,
+               event_date=utcnow() + timedelta(days=90))  # fmt: skip
+    result = cli("list-events", "--all", "--by-fill", "--limit", "3")
+    assert result.exit_code == 0, result.output
+    titles = [re.split(r"%\s+", row)[1] for row in result.output.splitlines()[1:4]]
+    assert titles == ["Late and full", "Later, half", "Early 1"]
+
+
 def add_family(app, user, **fields):
     with app.app_context():
         family = TokenFamily(

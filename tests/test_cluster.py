@@ -4,29 +4,44 @@ for slots, and servers fail under load; no acknowledged booking may be lost
 or duplicated, and no event may ever have more bookings than slots.
 """
 
+import http.client
+import json
 import os
 import random
+import socket
 import threading
 import time
+import urllib.parse
 import uuid
 from collections import Counter
 from datetime import timedelta
 
 import bcrypt
+import psycopg2
 import pytest
 from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
 
 from config import normalize_database_url
 from eventbook.auth.tokens import issue_tokens
 from eventbook.extensions import db
 from eventbook.models import Booking, Event, User, utcnow
 from tests import services
-from tests.cluster import PrivatePostgres, PrivateRedis, in_parallel, instances, timed_call
+from tests.cluster import (
+    PrivatePgBouncer,
+    PrivatePostgres,
+    PrivateRedis,
+    in_parallel,
+    instances,
+    timed_call,
+)
 from tests.conftest import build_schema
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.redis, pytest.mark.live, pytest.mark.cluster]
 
 STORM_SECONDS = float(os.environ.get("CLUSTER_STORM_SECONDS", "30"))
+# No answer from the application: nginx says 502 when a worker dies mid-request.
+LOST = {None, 502}
 UNAVAILABLE = {"error": True, "message": "Service temporarily unavailable", "status_code": 503}
 
 
@@ -217,7 +232,7 @@ class Ledger:
             if status == 204:
                 self.held = None
         self.statuses[status] += 1
-        if status is None:
+        if status in LOST:
             self.resync()
 
 
@@ -306,7 +321,7 @@ def test_a_worker_killed_mid_storm_loses_no_acknowledged_booking(
         workers_after = set(victim.worker_pids())
     totals = sum((ledger.statuses for ledger in ledgers), Counter())
     record_property("kill_statuses", {str(k): v for k, v in totals.items()})
-    assert set(totals) <= {201, 204, None}, totals
+    assert set(totals) <= {201, 204} | LOST, totals
     assert len(workers_after) == 2 and workers_after != workers_before  # gunicorn replaced it
     assert_ledgers_match_database(app, ledgers, event)
     assert_integrity(app)
@@ -401,3 +416,203 @@ def test_without_redis_bookings_go_on_and_limits_are_shared_again_after(database
     finally:
         cache.stop()
     assert_integrity(app)
+
+
+# -- Behind nginx: slow clients and the real client address ------------------
+
+HEADER_TIMEOUT = 10  # client_header_timeout in deploy/nginx/eventbook.conf
+# One worker of 4 threads: 8 slow clients are twice what it can serve at once.
+SMALL = {"workers": 1, "threads": 4}
+
+
+def slow_client(url, seconds):
+    """Send a request's header one line every 2 s, for at most `seconds`.
+
+    :returns: how long the server kept the connection open, or None if it
+        was still open after `seconds`.
+    """
+    address = urllib.parse.urlsplit(url)
+    started = time.monotonic()
+    with socket.create_connection((address.hostname, address.port), timeout=2) as sock:
+        sock.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n")
+        while time.monotonic() - started < seconds:
+            try:
+                sock.recv(4096)  # an answer or the end: the server gave up on us
+                return time.monotonic() - started
+            except TimeoutError:
+                pass
+            except OSError:
+                return time.monotonic() - started
+            try:
+                sock.sendall(b"X-Slow: 1\r\n")
+            except OSError:
+                return time.monotonic() - started
+    return None
+
+
+def under_slow_clients(url, seconds, probe):
+    """Run `probe()` while 8 slow clients hold connections to `url`.
+
+    :returns: the probe's result and, per slow client, what `slow_client` said.
+    """
+    kept = [None] * 8
+    threads = [
+        threading.Thread(target=lambda n=n: kept.__setitem__(n, slow_client(url, seconds)))
+        for n in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    time.sleep(1)  # every slow client has connected and started its header
+    result = probe()
+    for thread in threads:
+        thread.join(timeout=seconds + 10)
+    return result, kept
+
+
+def health_and_a_booking(url, headers, event_id):
+    return [
+        timed_call("GET", f"{url}/health", timeout=5)[0],
+        book(url, headers, event_id)[0] if headers else None,
+    ]
+
+
+def test_slow_clients_do_not_starve_the_service_behind_nginx(
+    database, shared_redis, record_property
+):
+    app, url = database
+    event = create_event(app, total_slots=10)
+    [headers] = attendees(app, 1)
+    with instances(url, count=1, **SMALL, **shared_redis) as [server]:
+        statuses, kept = under_slow_clients(
+            server.url, HEADER_TIMEOUT + 6, lambda: health_and_a_booking(server.url, headers, event)
+        )
+    record_property("slow_clients_cut_after_seconds", [round(k, 1) for k in kept if k])
+    assert statuses == [200, 201]
+    # nginx cuts every slow client off once its header has taken too long.
+    assert all(k is not None and k < HEADER_TIMEOUT + 3 for k in kept), kept
+
+
+def test_control_slow_clients_starve_gunicorn_without_nginx(database, shared_redis):
+    """The test above must be able to fail: straight to gunicorn, the same 8
+    slow clients hold every thread."""
+    _, url = database
+    with instances(url, count=1, proxy=False, **SMALL, **shared_redis) as [server]:
+        statuses, kept = under_slow_clients(
+            server.direct_url, 6, lambda: health_and_a_booking(server.direct_url, None, None)
+        )
+    assert statuses[0] is None, "gunicorn answered while slow clients held its threads"
+    assert kept == [None] * 8  # gunicorn itself never cut them off
+
+
+def failed_login(url, source, forwarded_for):
+    """Fail a login from the local address `source`, claiming `forwarded_for`."""
+    address = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(
+        address.hostname, address.port, timeout=10, source_address=(source, 0)
+    )
+    body = json.dumps({"email": "nobody@example.com", "password": "wrong-password"})
+    try:
+        connection.request(
+            "POST",
+            "/auth/login",
+            body,
+            {"Content-Type": "application/json", "X-Forwarded-For": forwarded_for},
+        )
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("trusted_proxies, other_client", [("1", 401), ("0", 429)])
+def test_the_login_limit_counts_the_real_client_behind_nginx(
+    database, shared_redis, trusted_proxies, other_client
+):
+    """With TRUSTED_PROXIES=1 the limit follows the address nginx saw, whatever
+    X-Forwarded-For the client sends. Without it (the control), every client
+    shares nginx's address, so a second client is refused too."""
+    _, url = database
+    environment = {
+        **shared_redis,
+        "TRUSTED_PROXIES": trusted_proxies,
+        "LOGIN_ADDRESS_RATE_LIMIT": "5 per minute",
+    }
+    with instances(url, count=1, **environment) as [server]:
+        spoofed = [failed_login(server.url, "127.0.0.2", f"203.0.113.{n}") for n in range(1, 8)]
+        other = failed_login(server.url, "127.0.0.3", "203.0.113.1")
+    assert spoofed == [401] * 5 + [429] * 2
+    assert other == other_client
+
+
+# -- Through PgBouncer in transaction pooling mode ---------------------------
+
+
+@pytest.fixture
+def pgbouncer(postgresql_server):
+    bouncer = PrivatePgBouncer(postgresql_server, pool_size=4).wait_until_up()
+    yield bouncer
+    bouncer.stop()
+
+
+def pgbouncer_transactions(bouncer, database_url):
+    """How many transactions PgBouncer passed to `database_url`'s database."""
+    name = make_url(database_url).database
+    admin = make_url(services.libpq_dsn(bouncer.url_for(database_url))).set(database="pgbouncer")
+    connection = psycopg2.connect(admin.render_as_string(hide_password=False))
+    connection.autocommit = True  # the admin console has no transactions
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW STATS")
+            columns = [column.name for column in cursor.description]
+            rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    finally:
+        connection.close()
+    return next(row["total_xact_count"] for row in rows if row["database"] == name)
+
+
+def test_pgbouncer_refuses_session_options_the_service_no_longer_sends(database, pgbouncer):
+    _, url = database
+    dsn = services.libpq_dsn(pgbouncer.url_for(url))
+    with pytest.raises(psycopg2.OperationalError, match="unsupported startup parameter"):
+        psycopg2.connect(dsn, options="-c lock_timeout=5000").close()
+
+
+def test_two_hundred_users_race_for_ten_slots_through_pgbouncer(
+    database, pgbouncer, record_property
+):
+    """2 instances of 2 workers of 4 threads share 4 server connections."""
+    app, url = database
+    event = create_event(app, total_slots=10)
+    people = attendees(app, 200)
+    environment = {"BOOKING_RATE_LIMIT": "100000 per minute"}
+    with instances(pgbouncer.url_for(url), **environment) as servers:
+        results = in_parallel(
+            lambda n, headers: book(servers[n % 2].url, headers, event), list(enumerate(people))
+        )
+    assert Counter(map(outcome, results)) == {
+        (201, None): 10,
+        (400, "Event is fully booked"): 190,
+    }
+    assert counts(app, event) == (10, 10)
+    assert_integrity(app)
+    transactions = pgbouncer_transactions(pgbouncer, url)
+    record_property("pgbouncer_transactions", transactions)
+    assert transactions >= 200
+
+
+def test_a_booking_stuck_behind_a_lock_is_a_503_through_pgbouncer(database, pgbouncer):
+    """lock_timeout reaches the server through the pooler: a booking that waits
+    on a locked event gives up after 5 s with the uniform 503."""
+    app, url = database
+    event = create_event(app, total_slots=10)
+    [headers] = attendees(app, 1)
+    blocker = psycopg2.connect(services.libpq_dsn(url))
+    try:
+        with blocker.cursor() as cursor:
+            cursor.execute("SELECT id FROM events WHERE id = %s FOR UPDATE", (event,))
+            with instances(pgbouncer.url_for(url), count=1, workers=1) as [server]:
+                status, payload, _ = book(server.url, headers, event)
+        blocker.rollback()
+    finally:
+        blocker.close()
+    assert (status, payload) == (503, UNAVAILABLE)
+    assert counts(app, event) == (0, 0)

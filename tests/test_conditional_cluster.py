@@ -6,12 +6,11 @@ from datetime import timedelta
 
 import pytest
 
-from eventbook import create_app
 from eventbook.auth.tokens import issue_tokens
 from eventbook.extensions import db
 from eventbook.models import Event, User, utcnow
 from tests.cluster import instances
-from tests.conftest import TEST_SETTINGS
+from tests.conftest import build_schema
 from tests.live import call
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.live, pytest.mark.cluster]
@@ -20,9 +19,8 @@ pytestmark = [pytest.mark.postgresql, pytest.mark.live, pytest.mark.cluster]
 @pytest.fixture
 def database(fresh_postgresql_database):
     """A fresh PostgreSQL database with an event and a logged-in user; yields its URL."""
-    app = create_app({**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": fresh_postgresql_database})
+    app = build_schema(fresh_postgresql_database)
     with app.app_context():
-        db.create_all()
         event = Event(
             title="Polled", location="Hall", event_date=utcnow() + timedelta(days=3), total_slots=9
         )

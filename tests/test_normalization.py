@@ -15,7 +15,7 @@ from eventbook.auth.normalization import normalize_email, normalize_password
 from eventbook.extensions import db
 from eventbook.models import User
 from tests.cluster import in_parallel, instances
-from tests.conftest import BACKENDS, TEST_SETTINGS
+from tests.conftest import BACKENDS, TEST_SETTINGS, build_schema
 from tests.live import call
 
 NFC_EMAIL = unicodedata.normalize("NFC", "x@bücher.example")
@@ -141,10 +141,7 @@ def test_a_presented_password_bcrypt_cannot_hash_is_just_wrong(client, make_user
 @pytest.mark.postgresql
 @pytest.mark.live
 def test_concurrent_registrations_of_every_spelling_make_one_account(fresh_postgresql_database):
-    app = create_app({**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": fresh_postgresql_database})
-    with app.app_context():
-        db.create_all()
-        db.engine.dispose()
+    app = build_schema(fresh_postgresql_database)
     with instances(fresh_postgresql_database, count=1) as [instance]:
         answers = in_parallel(
             lambda email: call(

@@ -1,3 +1,5 @@
+import pytest
+
 from eventbook import __version__, create_app
 from tests.conftest import TEST_SETTINGS
 
@@ -45,10 +47,22 @@ def test_swagger_ui_is_served_from_the_installed_package(client):
     asset.close()
 
 
-def test_redoc_page_is_served(client):
+def test_redoc_page_and_its_bundle_are_served_by_the_service(client):
     page = client.get("/redoc")
     assert page.status_code == 200
     assert b"/openapi.json" in page.data
+    assert b'src="/redoc/assets/redoc.standalone.js"' in page.data
+    bundle = client.get("/redoc/assets/redoc.standalone.js")
+    assert bundle.status_code == 200
+    assert b"Redoc" in bundle.data
+    bundle.close()
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+def test_a_documentation_page_with_a_trailing_slash_redirects_to_it(client, path):
+    response = client.get(f"{path}/")
+    assert response.status_code == 301
+    assert response.headers["Location"] == path
 
 
 def test_openapi_document_has_the_bearer_scheme_on_protected_operations(client):

@@ -1,6 +1,9 @@
 """The per-user booking limit, in one process."""
 
 import pytest
+from limits import parse
+
+from eventbook.errors import describe_limit
 
 
 @pytest.fixture
@@ -20,7 +23,7 @@ def test_the_sixth_booking_request_in_a_minute_is_429(client, make_user, auth_he
     assert response.status_code == 429
     assert response.get_json() == {
         "error": True,
-        "message": "Too many requests: the limit is 5 per 1 minute",
+        "message": "Too many requests: the limit is 5 per minute",
         "status_code": 429,
     }
     assert 0 < int(response.headers["Retry-After"]) <= 60
@@ -47,3 +50,18 @@ def test_limit_headers_are_sent_on_success(client, make_user, auth_headers, make
     assert response.headers["X-RateLimit-Limit"] == "5"
     assert response.headers["X-RateLimit-Remaining"] == "4"
     assert "Retry-After" not in response.headers  # only a 429 asks to wait
+
+
+@pytest.mark.parametrize(
+    "setting, said",
+    [
+        ("5 per minute", "5 per minute"),
+        ("5/minute", "5 per minute"),
+        ("10 per 15 minutes", "10 per 15 minutes"),
+        ("30 per 1 hour", "30 per hour"),
+        ("2 per 3 days", "2 per 3 days"),
+        ("1 per second", "1 per second"),
+    ],
+)
+def test_a_limit_is_said_as_the_settings_write_it(setting, said):
+    assert describe_limit(parse(setting)) == said

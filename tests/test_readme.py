@@ -1,7 +1,8 @@
 """The README's curl walkthrough runs as written against a live server.
 
-The block that starts with `API=http://127.0.0.1:8000` is run with bash
-against gunicorn serving a database prepared as `make run` prepares it.
+The block that starts with `API=http://127.0.0.1:8000` is run with bash,
+twice, against one gunicorn serving a database prepared as `make run`
+prepares it; the metrics endpoint then shows both runs.
 Every `curl` in it ends with a comment naming the status it expects, and
 prints the status it got (its `-w "$STATUS"`); the two lists must agree.
 """
@@ -17,6 +18,7 @@ from tests.live import ROOT, gunicorn, migrate_and_seed
 pytestmark = pytest.mark.live
 
 WALKTHROUGH_START = "API=http://127.0.0.1:8000\n"
+METRICS_TOKEN = "walkthrough-metrics-token"
 
 
 def walkthrough():
@@ -54,23 +56,43 @@ def test_every_curl_of_the_walkthrough_announces_its_status():
     assert {200, 201, 204, 401} <= set(statuses)
 
 
-def test_the_walkthrough_runs_as_written_against_a_live_server(served_database, tmp_path):
+def run_walkthrough(script, url, directory):
+    """Run the walkthrough against `url`; return what it printed (stdout, stderr)."""
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script.replace(WALKTHROUGH_START, f"API={url}\n")],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, f"{result.stderr}\n{result.stdout}"
+    return result.stdout, result.stderr
+
+
+def test_the_walkthrough_runs_twice_as_written_against_a_live_server(served_database, tmp_path):
+    """The second run, against the same server and database, answers the same."""
     if shutil.which("curl") is None:
         pytest.skip("curl is not installed; the README walkthrough needs it")
     script = walkthrough()
+    expected = expected_statuses(script)
     migrate_and_seed(served_database)
-    with gunicorn(served_database) as url:
-        result = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", script.replace(WALKTHROUGH_START, f"API={url}\n")],
-            cwd=tmp_path,
+    with gunicorn(served_database, METRICS_TOKEN=METRICS_TOKEN) as url:
+        for run in (1, 2):
+            stdout, stderr = run_walkthrough(script, url, tmp_path)
+            answered = [int(status) for status in re.findall(r"^HTTP (\d{3})$", stderr, re.M)]
+            assert answered == expected, f"run {run}: answered {answered}, README says {expected}"
+            assert re.search(r'"email":"ada-[0-9a-f]{8}@example\.com"', stdout)
+            assert "X-Total-Count: 8" in stdout  # the demo data's eight events
+            assert not (tmp_path / "tokens.json").exists()
+        metrics = subprocess.run(
+            ["curl", "-s", "-H", f"Authorization: Bearer {METRICS_TOKEN}", f"{url}/metrics"],
             capture_output=True,
             text=True,
-            timeout=120,
-        )
-    assert result.returncode == 0, f"{result.stderr}\n{result.stdout}"
-    answered = [int(status) for status in re.findall(r"^HTTP (\d{3})$", result.stderr, re.M)]
-    expected = expected_statuses(script)
-    assert answered == expected, f"answered {answered}, README says {expected}:\n{result.stdout}"
-    assert '"email":"ada@example.com"' in result.stdout
-    assert "X-Total-Count: 8" in result.stdout  # the demo data's eight events
-    assert not (tmp_path / "tokens.json").exists()
+            timeout=30,
+            check=True,
+        ).stdout
+    # The metrics show both runs: each booked once, cancelled once, registered once.
+    assert 'eventbook_bookings_total{outcome="booked"} 2.0' in metrics
+    assert 'eventbook_cancellations_total{outcome="cancelled"} 2.0' in metrics
+    registered = 'method="POST",route="/auth/register",status="201"} 2.0'
+    assert f"eventbook_http_request_duration_seconds_count{{{registered}" in metrics

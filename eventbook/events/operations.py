@@ -98,8 +98,9 @@ def _filters(upcoming=False, q=None, organizer_id=None):
     return filters
 
 
-def list_events(skip, limit, upcoming=False, q=None, organizer_id=None, after=None):
-    """Return a `Page` of events ordered by date, with the number of matches.
+def list_events(skip, limit, upcoming=False, q=None, organizer_id=None, after=None, by_fill=False):
+    """Return a `Page` of events ordered by date (or, `by_fill`, fullest first:
+    booked_count / total_slots, then id), with the number of matches.
 
     Published events only, unless `organizer_id` asks for that organiser's
     events in every status. Unfiltered, the number is the one the triggers
@@ -112,7 +113,11 @@ def list_events(skip, limit, upcoming=False, q=None, organizer_id=None, after=No
     filters = _filters(upcoming, q, organizer_id)
     plain = not upcoming and not q and organizer_id is None
     total = select(EventTotal.events) if plain else None
-    order = (Event.event_date, Event.id)
+    order = (
+        ((Event.booked_count * 1.0 / Event.total_slots).desc(), Event.id)
+        if by_fill
+        else (Event.event_date, Event.id)
+    )
     return page_with_total(Event, filters, order, skip, limit, total, after)
 
 

@@ -19,10 +19,21 @@ blp = Blueprint(
     "ops", __name__, uses_database=False, description="Service information and health checks."
 )
 
-# Swagger UI's files come from an installed package, so /docs works offline.
+# Swagger UI's files come from an installed package and ReDoc's bundle
+# from this one (static/redoc), so /docs and /redoc work offline.
 docs_assets = flask.Blueprint(
     "docs_assets", __name__, static_folder=swagger_ui_path, static_url_path="/docs/assets"
 )
+redoc_assets = flask.Blueprint(
+    "redoc_assets", __name__, static_folder="static/redoc", static_url_path="/redoc/assets"
+)
+
+
+@docs_assets.get("/docs/")
+@docs_assets.get("/redoc/")
+def documentation_with_a_slash():
+    """Send /docs/ and /redoc/ to the pages, which live without the slash."""
+    return flask.redirect(flask.request.path.rstrip("/"), code=301)
 
 
 class NotReady(DomainError):
