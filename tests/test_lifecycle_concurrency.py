@@ -5,7 +5,7 @@ import time
 from collections import Counter
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from eventbook.bookings.slots import sweep
 from eventbook.extensions import db
@@ -181,3 +181,72 @@ def test_cancel_storm_while_people_join_and_leave_the_waitlist(
     assert {status for status, _ in results} <= {201, 204, 400}
     assert len(live_bookings(app, event.id)) <= 10
     assert_consistent(app)
+
+
+def freed_slot_storm(app, client, make_user, auth_headers, make_event, before_race=None):
+    """Five bookers cancel while thirty walk-ins try to book a full event with five waiting.
+
+    :returns: the walk-ins' live bookings, and the waitlist's statuses in join order.
+    """
+    event = make_event(total_slots=5)
+    bookers = [auth_headers(make_user()) for _ in range(5)]
+    bookings = [
+        client.post("/bookings", json={"event_id": event.id}, headers=h).get_json()["id"]
+        for h in bookers
+    ]
+    for _ in range(5):
+        headers = auth_headers(make_user())
+        assert client.post(f"/events/{event.id}/waitlist", headers=headers).status_code == 201
+    walk_ins = [make_user() for _ in range(30)]
+    requests = [
+        ("DELETE", f"/bookings/{b}", None, h) for b, h in zip(bookings, bookers, strict=True)
+    ]
+    requests += [("POST", "/bookings", {"event_id": event.id}, auth_headers(u)) for u in walk_ins]
+    if before_race:
+        before_race(event)
+    results = race(app, requests)
+    assert {status for status, _ in results} <= {201, 204, 400}
+    with app.app_context():
+        walk_in_ids = [user.id for user in walk_ins]
+        taken = [
+            booking for booking in live_bookings(app, event.id) if booking.user_id in walk_in_ids
+        ]
+        entries = db.session.scalars(select(WaitlistEntry.status).order_by(WaitlistEntry.id)).all()
+    return taken, entries, event
+
+
+def test_every_freed_slot_goes_to_the_first_waiting_before_any_walk_in(
+    app, client, make_user, auth_headers, make_event
+):
+    taken, entries, _ = freed_slot_storm(app, client, make_user, auth_headers, make_event)
+    assert taken == []
+    assert entries == ["offered"] * 5
+    assert_consistent(app)
+
+
+def test_control_promotion_after_commit_lets_walk_ins_take_freed_slots(
+    app, client, make_user, auth_headers, make_event, monkeypatch
+):
+    """The harness above fails when slots are promoted by a job after the commit that
+    freed them, without being kept for the people waiting meanwhile (as pretix,
+    Hi.Events and alf.io promote)."""
+    from eventbook.bookings import slots
+
+    promote_later = slots.offer_free_slots
+    monkeypatch.setattr(slots, "offer_free_slots", lambda event: [])
+
+    def forget_the_waiting(event):
+        # Availability that does not keep freed slots for the people waiting.
+        with app.app_context():
+            db.session.execute(update(Event).where(Event.id == event.id).values(waiting_count=0))
+            db.session.commit()
+
+    taken, entries, event = freed_slot_storm(
+        app, client, make_user, auth_headers, make_event, before_race=forget_the_waiting
+    )
+    monkeypatch.undo()
+    with app.app_context():  # the job runs, too late
+        promote_later(slots.lock_event(event.id))
+        db.session.commit()
+    assert len(taken) > 0, "the control did not let a walk-in take a freed slot"
+    assert entries.count("offered") < 5
