@@ -37,7 +37,10 @@ def seed_command():
         db.session.rollback()
         seeded = False
     if seeded:
-        click.echo("Seeded demo data: 5 users (password 'password123'), 8 events, 9 bookings.")
+        click.echo(
+            "Seeded demo data: 5 users and an organiser (password 'password123'), "
+            "11 events, 13 bookings and a waitlist."
+        )
     else:
         click.echo("The database is not empty; nothing seeded.")
 
