@@ -45,6 +45,8 @@ def page_with_total(entity, filters, order_by, skip, limit, total=None, after=No
         return Page([], db.session.scalar(total), None)
     items = [row[0] for row in rows[:limit]]
     next_key = None
-    if len(rows) > limit:
-        next_key = tuple(getattr(items[-1], column.key) for column in order_by)
+    keys = [getattr(column, "key", None) for column in order_by]
+    # Only an order on plain columns (not a computed one) can be resumed from.
+    if len(rows) > limit and all(keys):
+        next_key = tuple(getattr(items[-1], key) for key in keys)
     return Page(items, rows[0][1], next_key)
