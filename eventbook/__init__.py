@@ -7,9 +7,11 @@ from flask import Flask
 
 from config import Config, check_production_config, engine_options, normalize_database_url
 from eventbook import models  # noqa: F401  (registers the tables with the metadata)
+from eventbook.attendees.routes import blp as attendees_blp
 from eventbook.auth.routes import blp as auth_blp
 from eventbook.auth.tokens import register_token_loaders
 from eventbook.bookings.routes import blp as bookings_blp
+from eventbook.calendar.routes import blp as calendar_blp
 from eventbook.cli import register_commands
 from eventbook.errors import register_error_handlers, register_jwt_error_loaders
 from eventbook.events.routes import blp as events_blp
@@ -77,6 +79,14 @@ def register_extensions(app):
 
 
 def register_blueprints(app):
-    for blueprint in (ops_blp, auth_blp, events_blp, bookings_blp, waitlist_blp):
+    for blueprint in (
+        ops_blp,
+        auth_blp,
+        events_blp,
+        bookings_blp,
+        waitlist_blp,
+        attendees_blp,
+        calendar_blp,
+    ):
         api.register_blueprint(blueprint)
     app.register_blueprint(docs_assets)
