@@ -13,10 +13,12 @@ from config import (
     normalize_database_url,
 )
 from eventbook import database, metrics, models  # noqa: F401  (listeners, tables)
+from eventbook.attendees.routes import blp as attendees_blp
 from eventbook.auth.routes import blp as auth_blp
 from eventbook.auth.tokens import register_token_loaders
 from eventbook.bookings.routes import blp as bookings_blp
 from eventbook.boundary import register_boundary
+from eventbook.calendar.routes import blp as calendar_blp
 from eventbook.cli import register_commands
 from eventbook.errors import register_error_handlers, register_jwt_error_loaders
 from eventbook.events.routes import blp as events_blp
@@ -100,6 +102,8 @@ def register_blueprints(app):
         waitlist_blp,
         changes_blp,
         webhooks_blp,
+        attendees_blp,
+        calendar_blp,
     ):
         api.register_blueprint(blueprint)
     app.register_blueprint(docs_assets)

@@ -1,13 +1,15 @@
 """Racing requests on PostgreSQL, from real threads: never more bookings than slots."""
 
 import threading
+import time
 from collections import Counter
 
 import pytest
 from sqlalchemy import func, select
 
+from eventbook.attendees import operations as attendees
 from eventbook.extensions import db
-from eventbook.models import Booking, Event
+from eventbook.models import Booking, Event, utcnow
 
 pytestmark = pytest.mark.postgresql
 
@@ -121,3 +123,40 @@ def test_one_user_cancelling_and_rebooking_at_once_never_deadlocks(
             mine = client.get("/bookings/my", headers=headers).get_json()
             client.delete(f"/bookings/{mine[0]['id']}", headers=headers)
     assert counts(app, event.id) == (0, 0)
+
+
+def race_to_check_in(app, client, make_user, auth_headers, make_event):
+    organiser = make_user()
+    event = make_event(organizer_id=organiser.id)
+    booking = client.post(
+        "/bookings", json={"event_id": event.id}, headers=auth_headers(make_user())
+    ).get_json()
+    headers = auth_headers(organiser)
+    requests = [("POST", f"/bookings/{booking['id']}/check-in", None, headers)] * 20
+    return Counter(status for status, _ in race(app, requests))
+
+
+def test_twenty_check_ins_of_one_booking_check_it_in_once(
+    app, client, make_user, auth_headers, make_event
+):
+    results = race_to_check_in(app, client, make_user, auth_headers, make_event)
+    assert results == {200: 1, 409: 19}
+
+
+def test_control_a_read_then_write_check_in_is_caught(
+    app, client, make_user, auth_headers, make_event, monkeypatch
+):
+    """The race above would catch a check-in that reads before it writes."""
+
+    def check_then_set(user_id, booking_id):
+        booking = attendees._booking_with_event(booking_id)
+        if booking.checked_in_at is not None:
+            raise attendees.AlreadyCheckedIn()
+        time.sleep(0.05)  # the work a handler does between the read and the write
+        booking.checked_in_at = utcnow()
+        db.session.flush()
+        return booking
+
+    monkeypatch.setattr(attendees, "check_in", check_then_set)
+    results = race_to_check_in(app, client, make_user, auth_headers, make_event)
+    assert results[200] > 1

@@ -93,9 +93,10 @@ def test_the_walkthrough_runs_twice_as_written_against_a_live_server(served_data
             timeout=30,
             check=True,
         ).stdout
-    # The metrics show both runs: each booked three times (a booking, a hold,
-    # the small event's slot), cancelled twice and registered two people.
-    assert 'eventbook_bookings_total{outcome="booked"} 6.0' in metrics
+    # The metrics show both runs: each booked four times (a booking, a hold,
+    # the small event's slot, the door test), cancelled twice and registered
+    # two people.
+    assert 'eventbook_bookings_total{outcome="booked"} 8.0' in metrics
     assert 'eventbook_cancellations_total{outcome="cancelled"} 4.0' in metrics
     registered = 'method="POST",route="/auth/register",status="201"} 4.0'
     assert f"eventbook_http_request_duration_seconds_count{{{registered}" in metrics

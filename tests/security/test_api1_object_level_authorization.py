@@ -7,7 +7,7 @@ only an event's organiser changes or deletes it (403).
 import pytest
 
 from eventbook.extensions import db
-from eventbook.models import Booking, Event
+from eventbook.models import Booking, Event, User
 from tests.security.test_api2_broken_authentication import needs_token
 
 # Every authenticated operation on one object named in its path, and what a
@@ -27,6 +27,10 @@ FOREIGN_OBJECT_ANSWERS = {
     ("DELETE", "/webhooks/{subscription_id}"): 404,
     ("GET", "/webhooks/{subscription_id}/deliveries"): 404,
     ("POST", "/webhooks/{subscription_id}/deliveries/{delivery_id}/retry"): 404,
+    ("GET", "/events/{event_id}/attendees"): 403,
+    ("GET", "/events/{event_id}/stats"): 403,
+    ("POST", "/bookings/{booking_id}/check-in"): 404,
+    ("GET", "/bookings/{booking_id}/calendar.ics"): 404,
 }
 # Operations on an object that any user may call: they ask for nothing its
 # owner has.
@@ -105,3 +109,42 @@ def test_the_organiser_does_change_it(client, make_user, make_event, auth_header
         f"/events/{event.id}", method=method, json=body, headers=auth_headers(organizer)
     )
     assert response.status_code in (200, 204)
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/bookings/{booking_id}/calendar.ics"),
+        ("POST", "/bookings/{booking_id}/check-in"),
+    ],
+)
+def test_another_users_booking_is_not_found_by_its_subresources(
+    app, client, make_user, auth_headers, owners_booking, method, path
+):
+    response = client.open(
+        path.format(booking_id=owners_booking["id"]),
+        method=method,
+        headers=auth_headers(make_user()),
+    )
+    assert response.status_code == FOREIGN_OBJECT_ANSWERS[(method, path)]
+    assert response.get_json()["message"] == "Booking not found"
+    with app.app_context():
+        assert db.session.get(Booking, owners_booking["id"]).checked_in_at is None
+
+
+def test_the_owner_of_a_booking_cannot_check_it_in(client, auth_headers, owners_booking, app):
+    with app.app_context():
+        owner = db.session.get(User, owners_booking["user_id"])
+    response = client.post(
+        f"/bookings/{owners_booking['id']}/check-in", headers=auth_headers(owner)
+    )
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("path", ["/events/{event_id}/attendees", "/events/{event_id}/stats"])
+def test_only_the_organiser_reads_an_events_attendees(
+    client, make_user, make_event, auth_headers, path
+):
+    event = make_event(organizer_id=make_user().id)
+    response = client.get(path.format(event_id=event.id), headers=auth_headers(make_user()))
+    assert response.status_code == FOREIGN_OBJECT_ANSWERS[("GET", path)]
