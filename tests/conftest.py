@@ -87,12 +87,25 @@ def fresh_postgresql_database(postgresql_server):
         yield url
 
 
+@pytest.fixture
+def sqlite_database(tmp_path, sqlite_template):
+    """The URL of a SQLite database of the test's own, with the schema."""
+    path = tmp_path / "eventbook.db"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def migrated_postgresql_database(fresh_postgresql_database):
+    """A PostgreSQL database of the test's own, with the schema."""
+    build_schema(fresh_postgresql_database)
+    return fresh_postgresql_database
+
+
 @pytest.fixture(params=BACKENDS)
-def database_url(request, tmp_path):
+def database_url(request):
     if request.param == "sqlite":
-        path = tmp_path / "eventbook.db"
-        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
-        return f"sqlite:///{path}"
+        return request.getfixturevalue("sqlite_database")
     return request.getfixturevalue("postgresql_database")
 
 

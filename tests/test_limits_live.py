@@ -25,8 +25,8 @@ CONTROL_APP = "tests.faulty_wsgi:app"
 
 
 @pytest.fixture
-def database_url(fresh_postgresql_database):
-    return fresh_postgresql_database
+def database_url(migrated_postgresql_database):
+    return migrated_postgresql_database
 
 
 @pytest.fixture

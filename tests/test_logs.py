@@ -16,8 +16,8 @@ TEXT_REQUEST_LINE = re.compile(
 
 
 @pytest.fixture
-def database_url(tmp_path):
-    return f"sqlite:///{tmp_path / 'eventbook.db'}"
+def database_url(sqlite_database):
+    return sqlite_database
 
 
 @pytest.fixture(params=["text", "json"])

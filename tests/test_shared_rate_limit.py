@@ -8,8 +8,8 @@ pytestmark = [pytest.mark.postgresql, pytest.mark.redis, pytest.mark.live]
 
 
 @pytest.fixture
-def database_url(fresh_postgresql_database):
-    return fresh_postgresql_database
+def database_url(migrated_postgresql_database):
+    return migrated_postgresql_database
 
 
 @pytest.mark.parametrize("storage", ["redis", "memory"])

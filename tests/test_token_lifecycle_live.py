@@ -20,8 +20,8 @@ NEW_PASSWORD = "a-brand-new-passphrase"
 
 
 @pytest.fixture
-def database_url(fresh_postgresql_database):
-    return fresh_postgresql_database
+def database_url(migrated_postgresql_database):
+    return migrated_postgresql_database
 
 
 def bearer(token):

@@ -155,13 +155,16 @@ class PublishEvent(MethodView):
 @blp.route("/<id:event_id>/cancel")
 class CancelEvent(MethodView):
     @blp.login_required
-    @blp.arguments(EventCancelSchema, required=False)
+    @blp.arguments(
+        EventCancelSchema, required=False, example={"reason": "The venue is closed for repairs."}
+    )
     @blp.response(200, EventSchema)
     @blp.documents(
         operations.EventCancelled,
         operations.EventStarted,
         operations.NotOrganizer,
         operations.EventNotFound,
+        413,
         415,
     )
     @blp.doc(operationId="cancelEvent")
