@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select, text
 
 from eventbook import create_app
+from eventbook.auth import operations
 from eventbook.auth.normalization import normalize_email, normalize_password
 from eventbook.extensions import db
 from eventbook.models import User
@@ -207,3 +208,28 @@ def test_the_migration_normalises_emails_and_reports_collisions(empty_database_u
     }
     reported = capfd.readouterr().err
     assert f"Accounts [2, 3] name the same mailbox as account 4 ({NFC_EMAIL})" in reported
+
+
+def test_renewing_a_hash_never_undoes_a_password_change_made_meanwhile(app, make_user):
+    user = make_user(email="old@example.com")
+    with app.app_context():
+        legacy = bcrypt.hashpw(PASSWORD_NFD.encode(), bcrypt.gensalt(4)).decode()
+        db.session.execute(
+            text("UPDATE users SET password_hash = :hash WHERE id = :id"),
+            {"hash": legacy, "id": user.id},
+        )
+        db.session.commit()
+        # A login read the user and matched the old hash...
+        stale = db.session.get(User, user.id)
+        db.session.expunge(stale)
+        assert stale.password_match(PASSWORD_NFD) == "as typed"
+        # ... the owner changed the password meanwhile ...
+        current = db.session.get(User, user.id)
+        operations.change_password(current, PASSWORD_NFD, "a-brand-new-passphrase")
+        db.session.commit()
+        # ... and the login renews the hash it checked.
+        operations.renew_password_hash(stale, PASSWORD_NFD)
+        db.session.commit()
+        stored = db.session.get(User, user.id, populate_existing=True)
+        assert stored.check_password("a-brand-new-passphrase")
+        assert not stored.check_password(PASSWORD_NFD)
