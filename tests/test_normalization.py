@@ -99,7 +99,9 @@ def test_compatibility_characters_are_normalised_nfkc(client):
     assert login(client, "p@example.com", "password123").status_code == 200
 
 
-def test_a_hash_made_before_normalisation_still_works_and_is_renewed(app, client, make_user):
+@pytest.fixture
+def legacy_user(app, make_user):
+    """A user whose hash was made from the NFD password as typed, before normalisation."""
     user = make_user(email="old@example.com")
     with app.app_context():
         legacy = bcrypt.hashpw(PASSWORD_NFD.encode(), bcrypt.gensalt(4)).decode()
@@ -108,6 +110,11 @@ def test_a_hash_made_before_normalisation_still_works_and_is_renewed(app, client
             {"hash": legacy, "id": user.id},
         )
         db.session.commit()
+    return user
+
+
+def test_a_hash_made_before_normalisation_still_works_and_is_renewed(app, client, legacy_user):
+    user = legacy_user
     assert login(client, "old@example.com", PASSWORD_NFD).status_code == 200
     # Renewed: now any spelling works.
     assert login(client, "old@example.com", PASSWORD_NFC).status_code == 200
@@ -210,15 +217,9 @@ def test_the_migration_normalises_emails_and_reports_collisions(empty_database_u
     assert f"Accounts [2, 3] name the same mailbox as account 4 ({NFC_EMAIL})" in reported
 
 
-def test_renewing_a_hash_never_undoes_a_password_change_made_meanwhile(app, make_user):
-    user = make_user(email="old@example.com")
+def test_renewing_a_hash_never_undoes_a_password_change_made_meanwhile(app, legacy_user):
+    user = legacy_user
     with app.app_context():
-        legacy = bcrypt.hashpw(PASSWORD_NFD.encode(), bcrypt.gensalt(4)).decode()
-        db.session.execute(
-            text("UPDATE users SET password_hash = :hash WHERE id = :id"),
-            {"hash": legacy, "id": user.id},
-        )
-        db.session.commit()
         # A login read the user and matched the old hash...
         stale = db.session.get(User, user.id)
         db.session.expunge(stale)
