@@ -234,3 +234,16 @@ def test_renewing_a_hash_never_undoes_a_password_change_made_meanwhile(app, lega
         stored = db.session.get(User, user.id, populate_existing=True)
         assert stored.check_password("a-brand-new-passphrase")
         assert not stored.check_password(PASSWORD_NFD)
+
+
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/auth/login", '{"email": "\\ud800@example.com", "password": "long-enough-1"}'),
+        ("/auth/register", '{"name": "X", "email": "\\ud800@x.com", "password": "long-enough-1"}'),
+    ],
+)
+def test_an_email_with_a_lone_surrogate_is_a_400(client, path, body):
+    response = client.post(path, data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert "email" in response.get_json()["errors"]
