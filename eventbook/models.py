@@ -62,6 +62,12 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(UTC)
 
 
+def hash_password(password):
+    """Return the bcrypt hash (str) of `password` in its normalised form (NFKC)."""
+    rounds = current_app.config["BCRYPT_ROUNDS"]
+    return bcrypt.hashpw(password_bytes(password), bcrypt.gensalt(rounds)).decode()
+
+
 class User(db.Model):
     __tablename__ = "users"
 
@@ -76,21 +82,20 @@ class User(db.Model):
 
     def set_password(self, password):
         """Hash `password`, normalised (NFKC); the logins made so far stay valid."""
-        rounds = current_app.config["BCRYPT_ROUNDS"]
-        hashed = bcrypt.hashpw(password_bytes(password), bcrypt.gensalt(rounds))
-        self.password_hash = hashed.decode()
+        self.password_hash = hash_password(password)
 
     def check_password(self, password):
-        """Return True if `password` matches, normalised (NFKC) or, for a hash
-        made before passwords were normalised, as typed; such a hash is then
-        replaced by one of the normalised form (the caller commits)."""
+        """Return True if `password` matches the hash (see `password_match`)."""
+        return self.password_match(password) is not None
+
+    def password_match(self, password):
+        """Return how `password` matches the hash: "normalized" (NFKC), "as typed"
+        (a hash made before passwords were normalised), or None."""
         stored = self.password_hash.encode()
-        for index, candidate in enumerate(password_candidates(password)):
+        for form, candidate in password_candidates(password):
             if bcrypt.checkpw(candidate, stored):
-                if index > 0:
-                    self.set_password(password)
-                return True
-        return False
+                return form
+        return None
 
     def __repr__(self):
         return f"<User {self.id} {self.email}>"

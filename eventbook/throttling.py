@@ -180,8 +180,10 @@ def _scope(request_limit):
 def _take_back(request_limit):
     """Remove one hit from the moving window of `request_limit`.
 
-    The moving window is a list of hit times, newest first, in both storages;
-    removing the newest keeps the count exact (any one hit counts the same).
+    The moving window is a list of hit times, newest first, in both storages
+    (limits 5.8). Removing the newest keeps the count exact; as that hit may
+    be a concurrent request's rather than this one's, the window may free up
+    earlier by at most the length of this request.
     """
     storage = limiter.limiter.storage
     if isinstance(storage, RedisStorage):

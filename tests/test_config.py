@@ -66,9 +66,8 @@ def test_engine_options_follow_the_database_in_use():
     assert "pool_pre_ping" not in sqlite.config["SQLALCHEMY_ENGINE_OPTIONS"]
 
 
-def test_redis_rate_limit_storage_gets_timeouts():
+def test_redis_rate_limit_storage_gets_short_timeouts_and_no_retries():
     app = create_app({**TEST_SETTINGS, "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1/0"})
-    assert app.config["RATELIMIT_STORAGE_OPTIONS"] == {
-        "socket_connect_timeout": 1,
-        "socket_timeout": 1,
-    }
+    options = app.config["RATELIMIT_STORAGE_OPTIONS"]
+    assert options["socket_connect_timeout"] == options["socket_timeout"] == 0.25
+    assert options["retry"].get_retries() == 0

@@ -13,7 +13,13 @@ NEW_PASSWORD = "second-secret-passphrase"
 
 @pytest.fixture
 def settings(settings):
-    return {**settings, "LOG_LEVEL": "DEBUG", "LOGIN_RATE_LIMIT": "2 per minute"}
+    # Reuse detection answers at once (no interval), so its path is logged too.
+    return {
+        **settings,
+        "LOG_LEVEL": "DEBUG",
+        "LOGIN_RATE_LIMIT": "2 per minute",
+        "REFRESH_REUSE_INTERVAL_SECONDS": 0,
+    }
 
 
 def test_the_auth_flows_log_no_secret(app, client, caplog, capfd):

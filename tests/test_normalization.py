@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select, text
 
 from eventbook import create_app
+from eventbook.auth import operations
 from eventbook.auth.normalization import normalize_email, normalize_password
 from eventbook.extensions import db
 from eventbook.models import User
@@ -98,7 +99,9 @@ def test_compatibility_characters_are_normalised_nfkc(client):
     assert login(client, "p@example.com", "password123").status_code == 200
 
 
-def test_a_hash_made_before_normalisation_still_works_and_is_renewed(app, client, make_user):
+@pytest.fixture
+def legacy_user(app, make_user):
+    """A user whose hash was made from the NFD password as typed, before normalisation."""
     user = make_user(email="old@example.com")
     with app.app_context():
         legacy = bcrypt.hashpw(PASSWORD_NFD.encode(), bcrypt.gensalt(4)).decode()
@@ -107,6 +110,11 @@ def test_a_hash_made_before_normalisation_still_works_and_is_renewed(app, client
             {"hash": legacy, "id": user.id},
         )
         db.session.commit()
+    return user
+
+
+def test_a_hash_made_before_normalisation_still_works_and_is_renewed(app, client, legacy_user):
+    user = legacy_user
     assert login(client, "old@example.com", PASSWORD_NFD).status_code == 200
     # Renewed: now any spelling works.
     assert login(client, "old@example.com", PASSWORD_NFC).status_code == 200
@@ -204,3 +212,35 @@ def test_the_migration_normalises_emails_and_reports_collisions(empty_database_u
     }
     reported = capfd.readouterr().err
     assert f"Accounts [2, 3] name the same mailbox as account 4 ({NFC_EMAIL})" in reported
+
+
+def test_renewing_a_hash_never_undoes_a_password_change_made_meanwhile(app, legacy_user):
+    user = legacy_user
+    with app.app_context():
+        # A login read the user and matched the old hash...
+        stale = db.session.get(User, user.id)
+        db.session.expunge(stale)
+        assert stale.password_match(PASSWORD_NFD) == "as typed"
+        # ... the owner changed the password meanwhile ...
+        current = db.session.get(User, user.id)
+        operations.change_password(current, PASSWORD_NFD, "a-brand-new-passphrase")
+        db.session.commit()
+        # ... and the login renews the hash it checked.
+        operations.renew_password_hash(stale, PASSWORD_NFD)
+        db.session.commit()
+        stored = db.session.get(User, user.id, populate_existing=True)
+        assert stored.check_password("a-brand-new-passphrase")
+        assert not stored.check_password(PASSWORD_NFD)
+
+
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/auth/login", '{"email": "\\ud800@example.com", "password": "long-enough-1"}'),
+        ("/auth/register", '{"name": "X", "email": "\\ud800@x.com", "password": "long-enough-1"}'),
+    ],
+)
+def test_an_email_with_a_lone_surrogate_is_a_400(client, path, body):
+    response = client.post(path, data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert "email" in response.get_json()["errors"]

@@ -55,17 +55,19 @@ def password_bytes(password):
 
 
 def password_candidates(password):
-    """Yield the byte strings a stored hash may have been made from, newest rule first.
+    """Yield `(form, bytes)` for each byte string a stored hash may have been made from.
 
-    Hashes made before passwords were normalised hold the password as typed.
-    Candidates bcrypt cannot hash (over 72 bytes, lone surrogates) are left out.
+    First the normalised form ("normalized"), then, for hashes made before
+    passwords were normalised, the password as typed ("as typed") when it
+    differs. Forms bcrypt cannot hash (over 72 bytes, lone surrogates) are
+    left out.
     """
     seen = set()
-    for form in (normalize_password(password), password):
+    for form, text in (("normalized", normalize_password(password)), ("as typed", password)):
         try:
-            candidate = form.encode("utf-8")
+            candidate = text.encode("utf-8")
         except UnicodeEncodeError:
             continue
         if len(candidate) <= MAX_PASSWORD_BYTES and candidate not in seen:
             seen.add(candidate)
-            yield candidate
+            yield form, candidate

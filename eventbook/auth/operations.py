@@ -4,13 +4,13 @@ from functools import lru_cache
 
 import bcrypt
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from eventbook.auth.tokens import revoke_user_tokens
 from eventbook.errors import DomainError
 from eventbook.extensions import db
-from eventbook.models import User
+from eventbook.models import User, hash_password
 
 
 class EmailTaken(DomainError):
@@ -59,9 +59,26 @@ def authenticate(email, password):
     if user is None:
         bcrypt.checkpw(b"not checked", _dummy_hash(current_app.config["BCRYPT_ROUNDS"]))
         raise InvalidCredentials()
-    if not user.check_password(password):
+    match = user.password_match(password)
+    if match is None:
         raise InvalidCredentials()
+    if match == "as typed":
+        renew_password_hash(user, password)
     return user
+
+
+def renew_password_hash(user, password):
+    """Replace a hash made before passwords were normalised by one of the normalised form.
+
+    Only if the hash is still the one that was checked: a password change
+    committed meanwhile is never undone.
+    """
+    db.session.execute(
+        update(User)
+        .where(User.id == user.id, User.password_hash == user.password_hash)
+        .values(password_hash=hash_password(password))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def change_password(user, current_password, new_password):

@@ -19,14 +19,19 @@ class EmailAddress(Text):
             raise ValidationError("Not a valid email address.") from None
 
 
-def hashable_password(value):
-    """Refuse a new password whose normalised form bcrypt cannot hash (8 to 72 bytes)."""
-    reject_nul(value)
+def valid_unicode(value):
+    """Refuse text that has no UTF-8 form (a lone surrogate such as "\\ud800")."""
     try:
-        size = len(password_bytes(value))
+        value.encode("utf-8")
     except UnicodeEncodeError:
         raise ValidationError("Must be valid Unicode text.") from None
-    if not 8 <= size <= 72:
+    return value
+
+
+def hashable_password(value):
+    """Refuse a new password whose normalised form bcrypt cannot hash (8 to 72 bytes)."""
+    reject_nul(valid_unicode(value))
+    if not 8 <= len(password_bytes(value)) <= 72:
         raise ValidationError("Length must be between 8 and 72 bytes in UTF-8.")
     return value
 
@@ -86,7 +91,11 @@ class UserSchema(Schema):
 
 
 class LoginSchema(Schema):
-    email = Text(required=True, validate=Length(1, 255), metadata={"example": "user1@test.com"})
+    email = Text(
+        required=True,
+        validate=[Length(1, 255), valid_unicode],
+        metadata={"example": "user1@test.com"},
+    )
     password = presented_password(metadata={"example": "password123"})
 
     @post_load
