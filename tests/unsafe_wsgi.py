@@ -24,16 +24,21 @@ from eventbook.models import Booking, Event, utcnow
 RACE_WINDOW_SECONDS = 0.05
 
 
-def check_then_insert(user_id, event_id, now=None):
+def check_then_insert(user_id, event_id, hold=False):
     """Book without the conditional update: the race the real path closes."""
     event = db.session.get(Event, event_id)
     if event is None:
         raise EventNotFound()
-    taken = db.session.scalar(select(func.count()).where(Booking.event_id == event_id))
+    taken = db.session.scalar(
+        select(func.count()).where(
+            Booking.event_id == event_id, Booking.status.in_(("held", "confirmed"))
+        )
+    )
     if taken >= event.total_slots:
         raise operations.EventFull()
     time.sleep(RACE_WINDOW_SECONDS)
-    booking = Booking(user_id=user_id, event_id=event_id, created_at=now or utcnow())
+    now = utcnow()
+    booking = Booking(user_id=user_id, event_id=event_id, created_at=now, confirmed_at=now)
     db.session.add(booking)
     db.session.flush()
     set_committed_value(booking, "event", event)
