@@ -218,3 +218,16 @@ def test_no_if_none_match_is_a_server_error(client, world, header):
     response = client.get("/events/top-booked", headers={"If-None-Match": header})
     assert response.status_code in (200, 304)
     assert "ETag" in response.headers
+
+
+@pytest.mark.parametrize(
+    ("headers", "cache_control"),
+    [({}, None), ({"Authorization": "Bearer t"}, "private")],
+)
+def test_an_answer_that_may_depend_on_the_caller_is_private_only_with_a_token(
+    headers, cache_control
+):
+    with tag_app.test_request_context(headers=headers):
+        answered = answer_conditionally(Response(b"[]"), per_caller=True)
+    assert answered.headers["Vary"] == "Authorization"
+    assert answered.headers.get("Cache-Control") == cache_control
