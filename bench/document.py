@@ -126,6 +126,12 @@ after a {warmup} s warm-up. `GET /events/{{id}}` goes round all 10,000
 events; `GET /bookings/my` is the bench user's first page (20 of 50).
 `POST /auth/login` is the bench user's login: bcrypt at cost 12 makes it
 slow by design.
+Rows marked `(304)` send the answer's current ETag in `If-None-Match`,
+fetched just before each run, and count anything but 304 as an error:
+the cost of a client revalidating what it holds. `GET /events/{{id}} (304)`
+goes round 1,000 of the events, each with its own tag. The cursor row reads
+the same 20 events as `skip=9980`, through the `X-Next-Cursor` of the event
+before them. `GET /bookings/{{id}}` is the bench user's newest booking.
 
 {tables}
 

@@ -4,10 +4,12 @@ import json
 import os
 import random
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import dataset
+from bench.conditional import after_row, chain, first_booking, revalidating, revalidating_each
 
 WRK_DIR = Path(__file__).resolve().parent / "wrk"
 WRK_THREADS = 2
@@ -26,21 +28,83 @@ class Endpoint:
     env: dict = field(default_factory=dict)
     # POST /bookings: its bookings are taken back after every run.
     books: bool = False
+    # The one status that counts as an answer (the script counts the others).
+    expect: int | None = None
+    # Called with the endpoint and the server's URL before every run; returns
+    # the endpoint to run (a current ETag, a cursor, an id found on the server).
+    prepare: Callable | None = None
+
+    @property
+    def counts_failures(self):
+        """True when the script itself counts the failures (`unexpected`)."""
+        return self.books or self.expect is not None
+
+
+# Events whose 304 is measured, each with its own ETag.
+REVALIDATED_EVENTS = 1_000
+DEEP_SKIP = 9_980
+NOT_MODIFIED = {"expect": 304, "prepare": revalidating}
 
 
 def endpoints(work_dir, token):
-    """Return every endpoint the benchmark measures, in the order they are run."""
+    """Return every endpoint the benchmark measures, in the order they are run.
+
+    `… (304)` sends the answer's current ETag in If-None-Match: the cost of a
+    client revalidating what it holds.
+    """
     login = {"email": dataset.BENCH_EMAIL, "password": dataset.BENCH_PASSWORD}
+    mine = {"BENCH_TOKEN": token}
     return [
         Endpoint("health", "GET /health", "/health"),
         Endpoint("select1", "GET /bench/select1", "/bench/select1"),
         Endpoint("events_list", "GET /events?limit=20", "/events?limit=20"),
-        Endpoint("events_deep", "GET /events?skip=9980&limit=20", "/events?skip=9980&limit=20"),
+        Endpoint(
+            "events_list_304", "GET /events?limit=20 (304)", "/events?limit=20", **NOT_MODIFIED
+        ),
+        Endpoint(
+            "events_deep",
+            f"GET /events?skip={DEEP_SKIP}&limit=20",
+            f"/events?skip={DEEP_SKIP}&limit=20",
+        ),
+        Endpoint(
+            "events_cursor",
+            f"GET /events?limit=20&after= (event {DEEP_SKIP})",
+            "/events?limit=20&after=",
+            prepare=after_row(DEEP_SKIP),
+        ),
         Endpoint(
             "event_by_id", "GET /events/{id}", "/events/1", env={"BENCH_PATHS": work_dir / "paths"}
         ),
+        Endpoint(
+            "event_by_id_304",
+            "GET /events/{id} (304)",
+            "/events/1",
+            expect=304,
+            prepare=revalidating_each(work_dir / "paths", work_dir / "tagged", REVALIDATED_EVENTS),
+        ),
         Endpoint("top_booked", "GET /events/top-booked", "/events/top-booked"),
-        Endpoint("my_bookings", "GET /bookings/my", "/bookings/my", env={"BENCH_TOKEN": token}),
+        Endpoint(
+            "top_booked_304", "GET /events/top-booked (304)", "/events/top-booked", **NOT_MODIFIED
+        ),
+        Endpoint("my_bookings", "GET /bookings/my", "/bookings/my", env=mine),
+        Endpoint(
+            "my_bookings_304", "GET /bookings/my (304)", "/bookings/my", env=mine, **NOT_MODIFIED
+        ),
+        Endpoint(
+            "booking_by_id",
+            "GET /bookings/{id}",
+            "/bookings/{id}",
+            env=mine,
+            prepare=first_booking,
+        ),
+        Endpoint(
+            "booking_by_id_304",
+            "GET /bookings/{id} (304)",
+            "/bookings/{id}",
+            env=mine,
+            expect=304,
+            prepare=chain(first_booking, revalidating),
+        ),
         Endpoint(
             "book",
             "POST /bookings",
@@ -82,21 +146,24 @@ def parse_wrk_output(stdout):
     raise ValueError("wrk printed no result line:\n" + stdout)
 
 
-def error_count(result, books=False):
+def error_count(result, counts_failures=False):
     """Return the failed requests of a wrk result: socket errors and unexpected statuses.
 
-    wrk counts statuses of 400 and above; the booking script counts every
-    status but 201 itself (a 2xx or 3xx other than 201 is a failure there too).
+    wrk counts statuses of 400 and above; a script that expects one status
+    (201 of a booking, 304 of a revalidation) counts every other itself (a
+    200 where a 304 was expected is a failure there too).
     """
     errors = result["errors"]
     sockets = errors["connect"] + errors["read"] + errors["write"] + errors["timeout"]
-    return sockets + (errors["unexpected"] if books else errors["status"])
+    return sockets + (errors["unexpected"] if counts_failures else errors["status"])
 
 
 def wrk(url, endpoint, connections, duration):
     """Run wrk once; return its result with requests per second and the error count."""
     env = {**os.environ, "BENCH_WRK_DIR": str(WRK_DIR), "BENCH_WRK_THREADS": str(WRK_THREADS)}
     env.update({name: str(value) for name, value in endpoint.env.items()})
+    if endpoint.expect is not None:
+        env["BENCH_EXPECT"] = str(endpoint.expect)
     command = [
         "wrk",
         f"-t{WRK_THREADS}",
@@ -116,7 +183,7 @@ def wrk(url, endpoint, connections, duration):
         raise RuntimeError(f"wrk failed ({completed.returncode}): {completed.stderr}")
     result = parse_wrk_output(completed.stdout)
     result["rps"] = round(result["requests"] / result["duration_s"], 1)
-    result["error_count"] = error_count(result, endpoint.books)
+    result["error_count"] = error_count(result, endpoint.counts_failures)
     return result
 
 
@@ -136,6 +203,8 @@ class Runner:
         # would outlive a reset made then and collide with the next run.
         if endpoint.books:
             dataset.reset_pool_bookings(self.database_url)
+        if endpoint.prepare is not None:
+            endpoint = endpoint.prepare(endpoint, self.url)
         return wrk(self.url, endpoint, connections, duration)
 
     def warm_up(self, chosen):

@@ -63,7 +63,8 @@ class Blueprint(flask_smorest.Blueprint):
         document gains the ETag header, the If-None-Match parameter and the
         304 response. See `eventbook.conditional` (RFC 9110 section 13).
 
-        :param per_caller: the answer depends on the caller's token.
+        :param per_caller: the answer may depend on the caller's token: it
+            varies by Authorization, and is private when a token was sent.
         """
 
         def decorator(func):
@@ -189,7 +190,8 @@ PER_CALLER_HEADERS = {
         "schema": {"type": "string"},
     },
     "Cache-Control": {
-        "description": "`private`: no shared cache may store it.",
+        "description": "`private` when the request carried a token: no shared cache may "
+        "store the answer.",
         "schema": {"type": "string"},
     },
 }

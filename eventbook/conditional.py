@@ -39,9 +39,10 @@ def answer_conditionally(response, per_caller=False):
     """Tag a 200 answer to a GET, or replace it with 304 when the client's tag matches.
 
     :param response: the view's full answer.
-    :param per_caller: the answer depends on who asks: it gets
-        `Vary: Authorization` and `Cache-Control: private`, so that no shared
-        cache hands one caller's answer to another.
+    :param per_caller: the answer may depend on who asks: it gets
+        `Vary: Authorization` (RFC 9110 section 12.5.5) and, when the request
+        carried credentials, `Cache-Control: private` (RFC 9111 section
+        5.2.2.7), so that no shared cache hands one caller's answer to another.
     :returns: `response` with its ETag, or a new 304 response without a body.
     """
     if response.status_code != 200:
@@ -52,5 +53,6 @@ def answer_conditionally(response, per_caller=False):
     response.set_etag(tag)
     if per_caller:
         response.vary.add("Authorization")
-        response.cache_control.private = True
+        if "Authorization" in request.headers:
+            response.cache_control.private = True
     return response

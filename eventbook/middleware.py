@@ -64,6 +64,9 @@ def register_middleware(app):
             expose_headers=[
                 "X-Request-ID",
                 "X-Total-Count",
+                "X-Next-Cursor",
+                "Link",
+                "ETag",
                 "Retry-After",
                 "X-RateLimit-Limit",
                 "X-RateLimit-Remaining",

@@ -1,9 +1,11 @@
 """The benchmark's pure functions: wrk output, medians, targets, the kept analysis."""
 
+from pathlib import Path
+
 import pytest
 
 from bench import report
-from bench.run import error_count, parse_wrk_output
+from bench.run import endpoints, error_count, parse_wrk_output
 from bench.tokens import booking_pairs
 
 WRK_OUTPUT = """\
@@ -70,7 +72,7 @@ def test_wrk_output_without_a_result_line_is_refused():
 def test_errors_are_socket_errors_plus_statuses_or_every_unexpected_status_when_booking():
     result = parse_wrk_output(WRK_OUTPUT)
     assert error_count(result) == 1 + 2 + 5
-    assert error_count(result, books=True) == 1 + 2 + 7
+    assert error_count(result, counts_failures=True) == 1 + 2 + 7
 
 
 def test_figures_are_medians_of_the_repetitions():
@@ -112,3 +114,11 @@ def test_the_analysis_between_the_markers_is_kept():
 def test_booking_pairs_are_distinct():
     pairs = booking_pairs(50_000)
     assert len(set(pairs)) == len(pairs)
+
+
+def test_scenarios_that_expect_one_status_count_their_own_failures():
+    chosen = {endpoint.key: endpoint for endpoint in endpoints(Path("/tmp"), "token")}
+    for key in ("events_list_304", "event_by_id_304", "my_bookings_304", "booking_by_id_304"):
+        assert chosen[key].expect == 304 and chosen[key].counts_failures, key
+    assert chosen["book"].counts_failures
+    assert not chosen["events_list"].counts_failures

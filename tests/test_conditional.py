@@ -200,3 +200,34 @@ def test_304_exactly_when_the_list_holds_the_tag(others, weak, include, position
 def entity_tag_outside_request(response):
     with tag_app.test_request_context():
         return entity_tag(response)
+
+
+def test_head_is_answered_like_get(client, world):
+    tag = fetch(client, world, "/events").headers["ETag"]
+    assert client.head("/events").headers["ETag"] == tag
+    assert client.head("/events", headers={"If-None-Match": tag}).status_code == 304
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(header=st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=40))
+def test_no_if_none_match_is_a_server_error(client, world, header):
+    response = client.get("/events/top-booked", headers={"If-None-Match": header})
+    assert response.status_code in (200, 304)
+    assert "ETag" in response.headers
+
+
+@pytest.mark.parametrize(
+    ("headers", "cache_control"),
+    [({}, None), ({"Authorization": "Bearer t"}, "private")],
+)
+def test_an_answer_that_may_depend_on_the_caller_is_private_only_with_a_token(
+    headers, cache_control
+):
+    with tag_app.test_request_context(headers=headers):
+        answered = answer_conditionally(Response(b"[]"), per_caller=True)
+    assert answered.headers["Vary"] == "Authorization"
+    assert answered.headers.get("Cache-Control") == cache_control
