@@ -37,7 +37,7 @@ SOCKET_TIMEOUT = 10
 BODY_TIMEOUT = 30
 HEAD_END = b"\r\n\r\n"
 # A request head (request line and headers) larger than this is refused with a 431,
-# as nginx does past its 4 header buffers of 8 KiB.
+# a bound on what one connection can make the worker hold (nginx in front allows 32 KiB).
 MAX_HEAD_BYTES = 64 * 1024
 
 _MESSAGES = {
