@@ -60,7 +60,7 @@ keepalive = 5
 # What one client can hold. nginx in front (deploy/) buffers requests and
 # answers oversized ones itself; these hold when gunicorn is reached directly.
 # Connections per worker, idle or not; more wait in the listen backlog.
-worker_connections = 200
+worker_connections = 1000
 # The request line (method, path, query), the number of headers and the size of each.
 limit_request_line = 4094
 limit_request_fields = 32

@@ -226,14 +226,17 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 def read_body():
-    """Read the whole body before anything answers, so the connection can serve the next
-    request; parse it if it is JSON and the method carries one."""
+    """Read the body before anything answers; parse it if it is JSON and the method takes one.
+
+    Read in full, the body leaves the connection ready for the next request
+    whatever the answer.
+    """
     if request.method in BODY_METHODS:
         if request.get_data(cache=True) and request.is_json:
             request.get_json()
         return
-    length = request.content_length
-    if length is not None and length > request.max_content_length:
+    length, limit = request.content_length, request.max_content_length
+    if length is not None and limit is not None and length > limit:
         return  # never read: the server closes the connection (eventbook.server)
     try:
         while request.stream.read(65536):

@@ -7,7 +7,8 @@ only ever sees whole requests from nearby; these bounds hold when it does not:
 - a connection holds no thread until its whole request head (request line and
   headers) has arrived: the head is gathered by the worker's event loop, and a
   connection whose head is not complete within ``keepalive`` seconds of its
-  opening (or of its previous answer) is closed;
+  opening (or of its previous answer) is closed; a head over `MAX_HEAD_BYTES`
+  is refused (431);
 - a request body must arrive within `BODY_TIMEOUT` seconds, and writing an
   answer waits at most `SOCKET_TIMEOUT` seconds for the client;
 - a request whose body will not be read to its end (larger than the body limit,
@@ -17,6 +18,7 @@ only ever sees whole requests from nearby; these bounds hold when it does not:
   headers too large) carry the service's JSON error body and an X-Request-ID.
 """
 
+import contextlib
 import errno
 import json
 import selectors
@@ -34,6 +36,9 @@ SOCKET_TIMEOUT = 10
 # At least 35 KB/s for a body of the largest size allowed (1 MiB).
 BODY_TIMEOUT = 30
 HEAD_END = b"\r\n\r\n"
+# A request head (request line and headers) larger than this is refused with a 431,
+# a bound on what one connection can make the worker hold (nginx in front allows 32 KiB).
+MAX_HEAD_BYTES = 64 * 1024
 
 _MESSAGES = {
     400: "The request is not valid HTTP",
@@ -57,15 +62,6 @@ def write_json_error(sock, status_int, reason, mesg):
         "\r\n"
     )
     util.write_nonblock(sock, head.encode("latin-1") + body)
-
-
-def max_head_bytes(cfg):
-    """The size of the largest request head gunicorn's limits let through."""
-    return (
-        (cfg.limit_request_line + 2)
-        + cfg.limit_request_fields * (cfg.limit_request_field_size + 2)
-        + 2
-    )
 
 
 class Worker(ThreadWorker):
@@ -105,8 +101,8 @@ class Worker(ThreadWorker):
     def _gather_head(self, conn, received=b""):
         """Wait, without a thread, for a request head on `conn` (closed after keepalive s)."""
         conn.sock.setblocking(False)
-        conn.head = bytearray(received)
-        if self._head_arrived(conn):
+        conn.head = bytearray()
+        if self._take(conn, received):
             return
         conn.timeout = time.monotonic() + self.cfg.keepalive
         self.pending_conns.append(conn)
@@ -119,27 +115,39 @@ class Worker(ThreadWorker):
             return
         except OSError:
             data = b""
-        conn.head += data
-        if data and HEAD_END not in conn.head and len(conn.head) <= max_head_bytes(self.cfg):
+        if data and not self._take(conn, data, waiting=True):
             return
-        self.poller.unregister(client)
-        self.pending_conns.remove(conn)
-        if data:
-            self._head_arrived(conn)
-        else:
+        if not data:
+            self.poller.unregister(client)
+            self.pending_conns.remove(conn)
             self.nr_conns -= 1
             conn.close()
 
-    def _head_arrived(self, conn):
-        """Hand `conn` to a thread if its head is whole; return whether it was."""
-        if HEAD_END not in conn.head and len(conn.head) <= max_head_bytes(self.cfg):
+    def _take(self, conn, data, waiting=False):
+        """Add `data` to the head of `conn`; once it is whole (or too large), act on it.
+
+        :return: whether `conn` left the wait: handed to a thread, or refused.
+        """
+        searched = max(len(conn.head) - 3, 0)  # an end may straddle two reads
+        conn.head += data
+        whole = conn.head.find(HEAD_END, searched) >= 0 or conn.head.find(b"\n\n", searched) >= 0
+        too_large = len(conn.head) > MAX_HEAD_BYTES
+        if not (whole or too_large):
             return False
-        # A whole head, or more than any head the limits allow (the parser
-        # refuses it from what is here): a thread can take it without waiting.
-        conn.init()
-        conn.parser.unreader.unread(bytes(conn.head))
-        conn.data_ready = True
-        self.enqueue_req(conn)
+        if waiting:
+            self.poller.unregister(conn.sock)
+            self.pending_conns.remove(conn)
+        if whole:
+            # The parser reads the head from here; a thread never waits for it.
+            conn.init()
+            conn.parser.unreader.unread(bytes(conn.head))
+            conn.data_ready = True
+            self.enqueue_req(conn)
+        else:
+            with contextlib.suppress(OSError):
+                write_json_error(conn.sock, 431, "Request Header Fields Too Large", "")
+            self.nr_conns -= 1
+            conn.close()
         return True
 
 

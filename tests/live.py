@@ -81,10 +81,12 @@ def migrate_and_seed(database_url):
 
 
 @contextlib.contextmanager
-def gunicorn(database_url, workers=1, output=None, **environment):
+def gunicorn(database_url, workers=1, output=None, arguments=(), **environment):
     """Serve the app on a free port; yield its base URL; stop it afterwards.
 
-    Everything the server prints goes to `output` (a file) if given.
+    Everything the server prints goes to `output` (a file) if given;
+    `arguments` are added to gunicorn's command line (they override
+    gunicorn.conf.py).
     """
     port = free_port()
     env = server_environment(
@@ -94,7 +96,7 @@ def gunicorn(database_url, workers=1, output=None, **environment):
     with contextlib.ExitStack() as stack:
         log = output or stack.enter_context(tempfile.TemporaryFile("w+"))
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "wsgi:app"],
+            [sys.executable, "-m", "gunicorn", "wsgi:app", *arguments],
             cwd=ROOT,
             env=env,
             stdout=log,

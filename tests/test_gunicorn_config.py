@@ -67,7 +67,7 @@ def test_production_safety_settings():
 
 def test_what_one_client_can_hold_is_bounded():
     config = gunicorn_config()
-    assert config["worker_connections"] == "200"
+    assert config["worker_connections"] == "1000"
     assert config["keepalive"] == "5"  # also the time a request head may take
     assert (config["limit_request_line"], config["limit_request_fields"]) == ("4094", "32")
     assert config["limit_request_field_size"] == "8190"
