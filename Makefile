@@ -20,7 +20,7 @@ from dotenv import load_dotenv
 load_dotenv()
 url = f"http://{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 print(f"\neventbook: {url}  (docs: {url}/docs, {url}/redoc)")
-print("Demo logins: user1@test.com ... user5@test.com, password password123\n")
+print("Demo logins: user1@test.com ... user5@test.com and organizer@test.com, password password123\n")
 endef
 export RUN_BANNER
 

@@ -66,6 +66,7 @@ def test_confirming_a_hold_makes_it_confirmed_once(
     first = post(client, f"/bookings/{booking['id']}/confirm", headers)
     assert first.status_code == 200
     assert first.get_json()["status"] == "confirmed" and first.get_json()["confirmed_at"]
+    assert first.get_json()["expires_at"] is None
     again = post(client, f"/bookings/{booking['id']}/confirm", headers)
     assert again.status_code == 200 and again.get_json() == first.get_json() | {
         "event": again.get_json()["event"]

@@ -164,7 +164,8 @@ def confirm_booking(user_id, booking_id):
     if booking.event.has_taken_place():
         raise EventPast()
     now = utcnow()
-    booking.status, booking.confirmed_at = "confirmed", now
+    # A confirmed booking no longer expires.
+    booking.status, booking.confirmed_at, booking.expires_at = "confirmed", now, None
     accepted = db.session.scalars(
         update(WaitlistEntry)
         .where(WaitlistEntry.booking_id == booking.id, WaitlistEntry.status == "offered")
