@@ -104,7 +104,7 @@ def test_a_retry_after_a_token_refresh_is_replayed(app, client, user, tokens_for
 def test_a_request_still_in_flight_is_409(app, user, book, make_event):
     event = make_event()
     with app.app_context():
-        idempotency.claim(user.id, "busy", {"event_id": event.id})
+        idempotency.claim(user.id, "busy", {"event_id": event.id, "hold": False})
     response = book(event.id, key="busy")
     assert response.status_code == 409
     assert response.headers["Retry-After"] == "1"
@@ -116,7 +116,10 @@ def test_an_abandoned_claim_is_taken_over(app, user, book, make_event):
     event = make_event()
     with app.app_context():
         idempotency.claim(
-            user.id, "crashed", {"event_id": event.id}, now=utcnow() - timedelta(minutes=5)
+            user.id,
+            "crashed",
+            {"event_id": event.id, "hold": False},
+            now=utcnow() - timedelta(minutes=5),
         )
     response = book(event.id, key="crashed")
     assert response.status_code == 201

@@ -10,7 +10,6 @@ from eventbook.bookings import idempotency
 from eventbook.bookings.operations import BookingNotFound
 from eventbook.bookings.schemas import BookingListArgs, BookingSchema, IdempotencyHeaders
 from eventbook.events.operations import EventNotFound
-from eventbook.extensions import db
 from eventbook.schemas import TOTAL_COUNT_HEADER
 
 blp = Blueprint(
@@ -117,16 +116,11 @@ class CheckIn(MethodView):
         first answer back (marked `Idempotent-Replayed: true`); the same key
         on another request is a 400.
         """
-        if "key" not in headers:
-            booking = operations.check_in(current_user.id, booking_id)
-            db.session.commit()
-            return booking
-        with idempotency.attempt(
-            current_user.id, headers["key"], {"path": request.path}
-        ) as attempt:
-            if attempt.is_replay:
-                return attempt.replayed_response()
-            booking = operations.check_in(current_user.id, booking_id)
-            attempt.succeed(200, BookingSchema().dump(booking))
-            db.session.commit()
-            return booking
+        return idempotency.run_once(
+            current_user.id,
+            headers.get("key"),
+            {"path": request.path},
+            lambda: operations.check_in(current_user.id, booking_id),
+            200,
+            BookingSchema(),
+        )

@@ -181,3 +181,28 @@ def prune_expired(now=None, dry_run=False):
     return db.session.execute(
         delete(IdempotencyKey).where(expired).execution_options(synchronize_session=False)
     ).rowcount
+
+
+def run_once(user_id, key, payload, work, status_code, schema):
+    """Run a request's `work` and commit it, at most once per `Idempotency-Key`.
+
+    :param key: the request's key, or None to simply run and commit.
+    :param payload: what identifies the request (its body, or its path):
+        a retry with another payload is refused.
+    :param work: a callable doing the request's work; its result is the answer.
+    :param status_code: the status of a successful answer, stored for replays.
+    :param schema: the marshmallow schema that writes the answer.
+    :returns: the result of `work`, or the earlier answer as a response.
+    :raises KeyReused, RequestInFlight: see `attempt`.
+    """
+    if key is None:
+        result = work()
+        db.session.commit()
+        return result
+    with attempt(user_id, key, payload) as current:
+        if current.is_replay:
+            return current.replayed_response()
+        result = work()
+        current.succeed(status_code, schema.dump(result))
+        db.session.commit()
+        return result

@@ -55,17 +55,14 @@ class Bookings(MethodView):
         with another body is a 400, and a retry while the first request is
         still running is a 409 with `Retry-After`.
         """
-        if "key" not in headers:
-            booking = operations.book_event(current_user.id, **data)
-            db.session.commit()
-            return booking
-        with idempotency.attempt(current_user.id, headers["key"], data) as attempt:
-            if attempt.is_replay:
-                return attempt.replayed_response()
-            booking = operations.book_event(current_user.id, **data)
-            attempt.succeed(201, BookingSchema().dump(booking))
-            db.session.commit()
-            return booking
+        return idempotency.run_once(
+            current_user.id,
+            headers.get("key"),
+            data,
+            lambda: operations.book_event(current_user.id, **data),
+            201,
+            BookingSchema(),
+        )
 
 
 @blp.route("/my")
