@@ -31,8 +31,9 @@ CHROMIUM_FLAGS = [
 ]
 REDOC_FOOTER_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 DEMO_LOGIN = {"email": "user1@test.com", "password": "password123"}
-# The demo data books John Doe (user1) on these two events.
-DEMO_USER_EVENTS = {"Tech Conference 2024", "Startup Pitch Competition"}
+# The demo data books John Doe (user1) on these three events; the conference's
+# title carries the year it happens in.
+DEMO_USER_EVENTS = {"Tech Conference", "Startup Pitch Competition", "Sourdough Baking Class"}
 
 
 def find_chromium():
@@ -141,7 +142,10 @@ def test_swagger_ui_lists_every_operation_and_runs_an_authorized_call(page, serv
     try_it_out(bookings)
     status, body = execute(bookings)
     assert status == 200
-    assert {booking["event"]["title"] for booking in body} == DEMO_USER_EVENTS
+    titles = {booking["event"]["title"] for booking in body}
+    assert {
+        title.removesuffix(f" {title[-4:]}") if title[-4:].isdigit() else title for title in titles
+    } == DEMO_USER_EVENTS
     assert "Authorization: Bearer" in bookings.locator(".curl-command").inner_text()
 
     # From the operation's title to its live answer; boxes are relative to the viewport.
