@@ -139,10 +139,14 @@ def test_a_draft_is_seen_and_published_by_its_organiser_only(
     assert post(client, "/bookings", other, event_id=event.id).status_code == 201
 
 
-def test_an_invalid_token_on_a_public_read_is_401(client, make_event):
+@pytest.mark.parametrize(
+    "path", ["/events/{id}", "/events", "/events/top-booked", "/events/{id}/calendar.ics"]
+)
+def test_an_invalid_token_on_a_public_read_is_401(client, make_event, path):
     event = make_event()
-    response = client.get(f"/events/{event.id}", headers={"Authorization": "Bearer nope"})
-    assert response.status_code == 401
+    url = path.format(id=event.id)
+    assert client.get(url).status_code == 200
+    assert client.get(url, headers={"Authorization": "Bearer nope"}).status_code == 401
 
 
 def test_mine_needs_a_token(client):

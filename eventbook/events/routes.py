@@ -51,8 +51,10 @@ class Events(MethodView):
         header of the previous page. The `X-Total-Count` header gives the
         number of matches. `mine=true` needs an access token.
         """
-        if args.pop("mine"):
-            args["organizer_id"] = caller_id(required=True)
+        mine = args.pop("mine")
+        user_id = caller_id(required=mine)
+        if mine:
+            args["organizer_id"] = user_id
         page = operations.list_events(**args)
         return page.items, page_headers(page)
 
@@ -81,12 +83,15 @@ class TopBookedEvents(MethodView):
     @blp.arguments(TopBookedArgs, location="query")
     @blp.etag
     @blp.response(200, EventSchema(many=True))
-    @blp.doc(operationId="listTopBookedEvents")
+    @blp.documents(401)
+    @blp.doc(operationId="listTopBookedEvents", security=[{}, {"bearerAuth": []}])
     def get(self, args):
-        """List the most booked events, most bookings first (ties by id).
+        """List the most booked published events, most bookings first (ties by id).
 
-        Events without bookings fill the list when fewer have any.
+        Events without bookings fill the list when fewer have any. A token is
+        not needed, but an invalid one is refused (401).
         """
+        caller_id()
         return operations.top_booked(**args)
 
 
