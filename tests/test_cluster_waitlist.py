@@ -17,7 +17,7 @@ from eventbook.extensions import db
 from eventbook.models import Booking, Event
 from tests.cluster import instances, timed_call
 from tests.conftest import build_schema
-from tests.test_cluster import LOST, assert_integrity, attendees, create_event
+from tests.test_cluster import LOST, assert_integrity, attendees, create_event, storm
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.redis, pytest.mark.live, pytest.mark.cluster]
 
@@ -83,23 +83,6 @@ class Client:
             self.call("POST", f"/events/{event_id}/waitlist")
 
 
-def run_clients(clients, event_id, seconds, during=None):
-    deadline = time.monotonic() + seconds
-
-    def loop(client):
-        while time.monotonic() < deadline:
-            client.step(event_id)
-            time.sleep(random.uniform(0, 0.05))
-
-    threads = [threading.Thread(target=loop, args=(client,)) for client in clients]
-    for thread in threads:
-        thread.start()
-    if during:
-        during()
-    for thread in threads:
-        thread.join(timeout=seconds + 60)
-
-
 def sampler(url, event_id, total):
     """Sample the event while the storm runs; return (samples, violations, stop)."""
     engine = create_engine(normalize_database_url(url))
@@ -159,7 +142,7 @@ def test_a_waitlist_storm_with_a_worker_killed_loses_nothing_acknowledged(
             time.sleep(3)
             victim.kill_worker()
 
-        run_clients(clients, event, 8, during=kill_a_worker)
+        storm(clients, event, 8, during=kill_a_worker)
     stop()
     totals = sum((client.statuses for client in clients), Counter())
     record_property("waitlist_storm_statuses", {str(k): v for k, v in totals.items()})
@@ -197,7 +180,7 @@ def test_the_organiser_cancels_while_two_instances_take_bookings_and_waiters(
                 )
             )
 
-        run_clients(clients, event, 6, during=cancel_midway)
+        storm(clients, event, 6, during=cancel_midway)
     assert answers[0][0] == 200, answers
     totals = sum((client.statuses for client in clients), Counter())
     record_property("event_cancel_storm_statuses", {str(k): v for k, v in totals.items()})
