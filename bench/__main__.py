@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import dataset, machine, report, server
+from bench import dataset, machine, report, server, ticketdrop
 from bench.run import (
     SCALING_ENDPOINTS,
     Runner,
@@ -19,7 +19,7 @@ from bench.run import (
     endpoints,
     write_event_paths,
 )
-from bench.tokens import write_tokens
+from bench.tokens import mint_access_tokens, write_tokens
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/eventbook_bench"
@@ -73,6 +73,32 @@ def parse_args(argv=None):
         default=env("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL),
         help="a PostgreSQL database of its own; created if missing",
     )
+    parser.add_argument(
+        "--ticket-drop",
+        action=argparse.BooleanOptionalAction,
+        default=env("BENCH_TICKET_DROP", "1") != "0",
+        help="run the ticket drop and its pgbench baseline (default on; BENCH_TICKET_DROP=0: off)",
+    )
+    parser.add_argument(
+        "--only-ticket-drop",
+        action="store_true",
+        help="run the ticket drop alone: no scaling or endpoint runs (loads the smallest scale)",
+    )
+    parser.add_argument(
+        "--drop-slots", type=int, default=int(env("BENCH_DROP_SLOTS", 1000)), help="its slots"
+    )
+    parser.add_argument(
+        "--drop-users",
+        type=int,
+        default=int(env("BENCH_DROP_USERS", 5000)),
+        help="users racing for them, one hold each",
+    )
+    parser.add_argument(
+        "--drop-connections",
+        type=int,
+        default=int(env("BENCH_DROP_CONNECTIONS", 32)),
+        help="concurrent users of the ticket drop, and pgbench's clients",
+    )
     parser.add_argument("--port", type=int, default=int(env("BENCH_PORT", 8099)))
     parser.add_argument("--output", type=Path, default=HERE / "results" / "latest.json")
     parser.add_argument(
@@ -83,6 +109,10 @@ def parse_args(argv=None):
         if isinstance(getattr(args, name), str):
             setattr(args, name, integers(getattr(args, name)))
     args.scales = sorted(set(args.scales))
+    if args.only_ticket_drop:
+        args.ticket_drop = True
+    if args.ticket_drop and not 0 < args.drop_slots <= args.drop_users <= dataset.POOL_USERS:
+        parser.error(f"need 0 < --drop-slots <= --drop-users <= {dataset.POOL_USERS}")
     return args
 
 
@@ -112,17 +142,29 @@ def main(argv=None):
     )
     dataset.migrate(app, progress)
     database_url = app.config["SQLALCHEMY_DATABASE_URI"]
+    # A drop interrupted earlier leaves its events behind: gone before the load checks.
+    ticketdrop.remove_events(database_url)
+    if args.only_ticket_drop:
+        args.scales = args.scales[:1]
     load_times = {}
     load_times[args.scales[0]] = dataset.prepare(app, args.scales[0], progress)
 
     work_dir = HERE / ".data"
     work_dir.mkdir(exist_ok=True)
     write_event_paths(work_dir / "paths")
-    requests = booking_requests_needed(args.duration)
-    progress(f"minting access tokens for {requests:,} booking requests")
-    token = write_tokens(app, work_dir / "bookings", requests)
+    if args.only_ticket_drop:
+        token = None
+    else:
+        requests = booking_requests_needed(args.duration)
+        progress(f"minting access tokens for {requests:,} booking requests")
+        token = write_tokens(app, work_dir / "bookings", requests)
     everything = endpoints(work_dir, token)
     scaling = [endpoint for endpoint in everything if endpoint.key in SCALING_ENDPOINTS]
+    if args.ticket_drop:
+        progress(f"minting access tokens for the ticket drop's {args.drop_users:,} users")
+        drop_tokens = mint_access_tokens(
+            app, ticketdrop.drop_user_ids(args.drop_users), keep_earlier=True
+        )
 
     env = server.server_environment(
         args.database_url, secret_key, "127.0.0.1", args.port, args.workers, args.threads
@@ -130,22 +172,36 @@ def main(argv=None):
     gunicorn = server.settings(env)
     log_path = HERE / "results" / "server.log"
     progress(f"starting gunicorn ({gunicorn['workers']} workers x {gunicorn['threads']} threads)")
+    drop = None
     with server.running(env, log_path) as url:
         runner = Runner(url, database_url, args.duration, args.warmup)
-        for scale in args.scales:
-            if scale not in load_times:
-                load_times[scale] = dataset.prepare(app, scale, progress)
-            progress(f"scaling runs at {scale:,} bookings")
-            runner.warm_up(scaling)
-            runner.round_robin(
-                scaling, args.scale_connections, args.repeat, phase="scaling", scale=scale
-            )
         main_scale = args.scales[-1]
-        progress(f"endpoint runs at {main_scale:,} bookings")
-        runner.warm_up(everything)
-        runner.round_robin(
-            everything, args.connections, args.repeat, phase="main", scale=main_scale
-        )
+        if not args.only_ticket_drop:
+            for scale in args.scales:
+                if scale not in load_times:
+                    load_times[scale] = dataset.prepare(app, scale, progress)
+                progress(f"scaling runs at {scale:,} bookings")
+                runner.warm_up(scaling)
+                runner.round_robin(
+                    scaling, args.scale_connections, args.repeat, phase="scaling", scale=scale
+                )
+            progress(f"endpoint runs at {main_scale:,} bookings")
+            runner.warm_up(everything)
+            runner.round_robin(
+                everything, args.connections, args.repeat, phase="main", scale=main_scale
+            )
+        if args.ticket_drop:
+            drop = ticketdrop.run(
+                url,
+                database_url,
+                secret_key,
+                drop_tokens,
+                args.drop_slots,
+                args.drop_connections,
+                app.config["HOLD_TTL_SECONDS"],
+                work_dir,
+                progress,
+            )
     progress("gunicorn stopped")
 
     results = {
@@ -174,6 +230,8 @@ def main(argv=None):
         "endpoints": {endpoint.key: endpoint.label for endpoint in everything},
         "runs": runner.runs,
     }
+    if drop is not None:
+        results["ticket_drop"] = drop
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=1) + "\n")
     progress(f"results written to {args.output}")

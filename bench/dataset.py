@@ -160,8 +160,8 @@ def load_base(cursor, progress):
     password_hash = bcrypt.hashpw(BENCH_PASSWORD.encode(), bcrypt.gensalt(BCRYPT_ROUNDS)).decode()
     progress("emptying the tables")
     cursor.execute(
-        "TRUNCATE bookings, idempotency_keys, token_families, events, users, bench_meta "
-        "RESTART IDENTITY"
+        "TRUNCATE waitlist_entries, bookings, idempotency_keys, token_families, events, users, "
+        "changes, bench_meta RESTART IDENTITY CASCADE"
     )
     cursor.execute("SELECT setseed(0.42)")
     progress(f"inserting {USERS:,} users")
@@ -223,7 +223,7 @@ def load_base(cursor, progress):
 def load_bookings(cursor, bookings, progress):
     """Replace every booking by `bookings` ones and recompute the counters."""
     progress("emptying bookings")
-    cursor.execute("TRUNCATE bookings, idempotency_keys RESTART IDENTITY")
+    cursor.execute("TRUNCATE waitlist_entries, bookings, idempotency_keys RESTART IDENTITY")
     _set_meta(cursor, "bookings", "loading")
     cursor.execute("SELECT setseed(0.17)")
     others = bookings - BENCH_USER_BOOKINGS

@@ -60,6 +60,10 @@ then runs `python -m bench`, which:
 | `--warmup` | 2 | seconds of unrecorded load per endpoint before each phase |
 | `--database-url` | `.../eventbook_bench` on 127.0.0.1 | the benchmark's own database |
 | `--port` | 8099 | where gunicorn listens |
+| `--[no-]ticket-drop` | on | the ticket drop and its pgbench baseline (`BENCH_TICKET_DROP`) |
+| `--only-ticket-drop` | off | the ticket drop alone, at the smallest scale |
+| `--drop-slots`, `--drop-users` | 1000, 5000 | the drop's slots and the users racing for them |
+| `--drop-connections` | 32 | the drop's concurrent users, and pgbench's clients |
 
 Runs alternate: each repetition goes once through every endpoint at every
 connection count, so a slow minute on the machine spreads over all of them
@@ -141,6 +145,39 @@ Requests per second (medians) with the bookings table at each size; the
 last column is the largest size over the smallest.
 
 {scaling}
+
+## Ticket drop
+
+One event goes on sale to all its users at once (by default 1,000 slots and
+5,000 users, each with an access token minted beforehand; the figures below
+give this run's). Every user holds a slot
+(`POST /bookings {{"event_id": …, "hold": true}}`); a holder confirms it
+(`POST /bookings/{{id}}/confirm`); a user refused with 400 "Event is fully
+booked" joins the waitlist (`POST /events/{{id}}/waitlist`). Time to sell
+out runs from the first request sent to the last of the confirms answered
+200; bookings per second are the slots over that time. Any answer beyond
+exactly one 201 hold and one 200 confirm per slot, and one 400 then one 201
+waitlist per other user, is an error; `flask integrity check` runs on the
+database afterwards.
+
+The load comes from `bench/ticketdrop.py`, one Python thread per
+connection, each with its own keep-alive connection, taking the next user
+when its last one is done: a user's second request depends on the answer
+to the first (the booking's id, or the refusal), and wrk's Lua hooks see
+responses per thread, not per connection, so they cannot carry it. The
+driver shares the cores with the server and PostgreSQL, as wrk does.
+
+The yardstick is `pgbench` running the booking transaction of a hold as
+eventbook sends it (the conditional `UPDATE` of the event's counters, the
+`INSERT` of the booking when a slot was taken, `COMMIT`) against a copy of
+the event, with as many clients as the drop has connections, in the same
+run, until the copy is sold out: the most bookings per second one hot row
+allows on this machine. A booking through eventbook is two such
+transactions (the hold and the confirm) plus the token check and the change
+log, so 0.5 of pgbench is the target. The drop's event and its copy are
+deleted afterwards.
+
+{ticket_drop}
 
 ## Targets
 

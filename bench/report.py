@@ -36,6 +36,13 @@ RATIO_TARGETS = {
 SCALE_INDEPENDENT = ("events_list", "events_deep", "top_booked")
 SCALE_TOLERANCE = 0.10
 ERROR_FREE_CONNECTIONS = 32
+# The ticket drop's bookings per second, as a share of pgbench's.
+TICKET_DROP_TARGET = 0.5
+DROP_KIND_LABELS = {
+    "hold": 'POST /bookings {"hold": true}',
+    "confirm": "POST /bookings/{id}/confirm",
+    "waitlist": "POST /events/{id}/waitlist",
+}
 
 
 def median(values):
@@ -107,7 +114,83 @@ def evaluate_targets(results):
             )
         )
     rows.append(("POST /auth/login: reported only (bcrypt cost 12 by design)", "-", None))
+    rows.extend(ticket_drop_targets(results))
     return rows
+
+
+def ticket_drop_targets(results):
+    """Return the ticket drop's targets as rows: exact answers and a clean check, the ratio."""
+    drop = results.get("ticket_drop")
+    if drop is None:
+        return []
+    exact = (
+        f"Ticket drop: exactly {drop['slots']:,} holds 201 and confirms 200, every other "
+        f"user 400 then waitlist 201; `flask integrity check` clean"
+    )
+    clean = "clean" if drop["integrity"]["clean"] else "**not clean**"
+    ratio_name = (
+        f"Ticket drop: bookings/s ≥ {TICKET_DROP_TARGET:.2f} x pgbench's "
+        f"at {drop['connections']} connections"
+    )
+    measured = drop["ratio_to_pgbench"]
+    return [
+        (
+            exact,
+            f"{drop['errors']} errors, {clean}",
+            drop["errors"] == 0 and drop["integrity"]["clean"],
+        ),
+        (
+            ratio_name,
+            share(measured) if measured is not None else "not measured",
+            None if measured is None else measured >= TICKET_DROP_TARGET,
+        ),
+    ]
+
+
+def statuses_text(statuses):
+    """Format answers by status: `201`: 1,000, `400 Event is fully booked`: 4,000."""
+    return ", ".join(f"`{key}`: {count:,}" for key, count in statuses.items()) or "-"
+
+
+def ticket_drop_section(results):
+    """Return the ticket drop's figures as Markdown, or a line saying it was not run."""
+    drop = results.get("ticket_drop")
+    if drop is None:
+        return "*Not run this time (`--no-ticket-drop`).*"
+    pgbench = drop["pgbench"]
+    lines = [
+        "| | eventbook | pgbench |",
+        "|---|---:|---:|",
+        f"| Bookings per second | {number(drop['bookings_per_s'], 1)} | "
+        f"{number(pgbench['tps'], 1)} |",
+        f"| Ratio to pgbench | {share(drop['ratio_to_pgbench'])} | 1.00 |",
+        f"| Time to sell out {drop['slots']:,} slots, s | {number(drop['sold_out_s'], 2)} | "
+        f"{number(pgbench['transactions'] / pgbench['tps'], 2) if pgbench['tps'] else '-'} |",
+        f"| Whole run, s | {number(drop['duration_s'], 2)} | - |",
+        f"| Booking transaction p50 / p99 ms | - | {number(pgbench['p50_ms'], 1)} / "
+        f"{number(pgbench['p99_ms'], 1)} |",
+        "",
+        "| Request | requests | p50 ms | p99 ms | answers by status |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for kind, label in DROP_KIND_LABELS.items():
+        stats = drop["kinds"][kind]
+        lines.append(
+            f"| `{label}` | {stats['requests']:,} | {number(stats['p50_ms'], 1)} | "
+            f"{number(stats['p99_ms'], 1)} | {statuses_text(stats['statuses'])} |"
+        )
+    check = "clean" if drop["integrity"]["clean"] else "**not clean**"
+    said = drop["integrity"]["output"].splitlines()[-1:] or [""]
+    lines += [
+        "",
+        f"{drop['users']:,} users, {drop['slots']:,} slots, {drop['connections']} connections; "
+        f"{drop['errors']} answers beyond the expected ones. `flask integrity check` afterwards: "
+        f"{check} ({said[0].rstrip('.')}).",
+        f"pgbench: {pgbench['version']}, {pgbench['clients']} clients, "
+        f"{pgbench['transactions']:,} transactions, {pgbench['failed']} failed, "
+        f"{pgbench['held']:,} slots held by {pgbench['booked_users']:,} distinct users.",
+    ]
+    return "\n".join(lines)
 
 
 def scaling_targets(results):
@@ -268,6 +351,7 @@ def render(results, analysis=DEFAULT_ANALYSIS):
         connections=" and ".join(str(count) for count in options["connections"]),
         tables=tables,
         scaling=scaling,
+        ticket_drop=ticket_drop_section(results),
         targets=targets_table(results),
         analysis_start=ANALYSIS_START,
         analysis=analysis,

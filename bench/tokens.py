@@ -17,11 +17,12 @@ from eventbook.models import TokenFamily, User
 TOKEN_LIFETIME = timedelta(hours=12)
 
 
-def mint_access_tokens(app, user_ids):
-    """Return an access token per user id, in order; earlier logins are dropped."""
+def mint_access_tokens(app, user_ids, keep_earlier=False):
+    """Return an access token per user id, in order; earlier logins are dropped unless kept."""
     with app.app_context():
         app.config["JWT_ACCESS_TOKEN_EXPIRES"] = TOKEN_LIFETIME
-        db.session.execute(delete(TokenFamily))
+        if not keep_earlier:
+            db.session.execute(delete(TokenFamily))
         users = db.session.scalars(select(User).where(User.id.in_(user_ids)))
         by_id = {user.id: user for user in users}
         tokens = [issue_tokens(by_id[user_id])["access_token"] for user_id in user_ids]
