@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import dataset, machine, report, server, ticketdrop
+from bench import dataset, machine, publish, server, ticketdrop
 from bench.run import (
     SCALING_ENDPOINTS,
     Runner,
@@ -236,7 +236,7 @@ def main(argv=None):
     args.output.write_text(json.dumps(results, indent=1) + "\n")
     progress(f"results written to {args.output}")
     if not args.no_report:
-        for path in report.write(results):
+        for path in publish.write(results):
             progress(f"wrote {path}")
     progress(f"done in {time.perf_counter() - progress.started:.0f} s")
 

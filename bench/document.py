@@ -25,7 +25,7 @@ Run from {started} to {finished} (UTC).
 make bench                                       # everything, about 17 minutes
 make bench BENCH_ARGS="--duration 3 --repeat 1"  # a quick check, about 3 minutes
 .venv/bin/python -m bench --help                 # every option
-.venv/bin/python -m bench.report                 # rewrite this page from the last results
+.venv/bin/python -m bench.publish                # rewrite this page from the last results
 ```
 
 It needs PostgreSQL at 127.0.0.1:5432 that user `postgres` can reach

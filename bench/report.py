@@ -1,8 +1,6 @@
-"""docs/benchmarks.md from the raw results: `python -m bench.report [results.json]`."""
+"""The figures of docs/benchmarks.md, from the raw results (`bench.publish` writes it)."""
 
-import json
 import statistics
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -357,19 +355,3 @@ def render(results, analysis=DEFAULT_ANALYSIS):
         analysis=analysis,
         analysis_end=ANALYSIS_END,
     )
-
-
-def write(results, doc=DOC, chart=CHART):
-    """Write the document and its chart; return their paths."""
-    from bench.chart import draw
-
-    analysis = preserved_analysis(doc.read_text()) if doc.exists() else DEFAULT_ANALYSIS
-    draw(results, chart)
-    doc.write_text(render(results, analysis))
-    return [doc, chart]
-
-
-if __name__ == "__main__":
-    source = Path(sys.argv[1]) if len(sys.argv) > 1 else RESULTS
-    for path in write(json.loads(source.read_text())):
-        print(f"wrote {path}")
