@@ -142,6 +142,9 @@ def raw_post(url, body, content_type="application/json"):
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
+    except (urllib.error.URLError, ConnectionError):
+        # The server may answer 413 and close before the body is all sent.
+        return None
 
 
 MALFORMED_BODIES = [

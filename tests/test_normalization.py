@@ -147,10 +147,14 @@ def test_a_presented_password_bcrypt_cannot_hash_is_just_wrong(client, make_user
 
 
 @pytest.mark.postgresql
+@pytest.mark.redis
 @pytest.mark.live
-def test_concurrent_registrations_of_every_spelling_make_one_account(fresh_postgresql_database):
+def test_concurrent_registrations_of_every_spelling_make_one_account(
+    fresh_postgresql_database, redis_url, key_prefix
+):
     app = build_schema(fresh_postgresql_database)
-    with instances(fresh_postgresql_database, count=1) as [instance]:
+    limits = {"RATELIMIT_STORAGE_URI": redis_url, "RATELIMIT_KEY_PREFIX": key_prefix}
+    with instances(fresh_postgresql_database, count=1, **limits) as [instance]:
         answers = in_parallel(
             lambda email: call(
                 "POST",

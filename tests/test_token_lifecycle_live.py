@@ -14,7 +14,7 @@ from tests.cluster import in_parallel, instances
 from tests.conftest import PASSWORD
 from tests.live import call
 
-pytestmark = [pytest.mark.postgresql, pytest.mark.live]
+pytestmark = [pytest.mark.postgresql, pytest.mark.redis, pytest.mark.live]
 
 NEW_PASSWORD = "a-brand-new-passphrase"
 
@@ -22,6 +22,12 @@ NEW_PASSWORD = "a-brand-new-passphrase"
 @pytest.fixture
 def database_url(migrated_postgresql_database):
     return migrated_postgresql_database
+
+
+@pytest.fixture
+def shared_limits(redis_url, key_prefix):
+    """Rate limits shared in Redis by the server's two workers, as in production."""
+    return {"RATELIMIT_STORAGE_URI": redis_url, "RATELIMIT_KEY_PREFIX": key_prefix}
 
 
 def bearer(token):
@@ -59,8 +65,12 @@ def still_working(url, logins):
     ]
 
 
-def race(database_url, user, tokens, faults):
-    environment = {"app": "tests.faulty_wsgi:app", "EVENTBOOK_TEST_FAULTS": faults}
+def race(database_url, user, tokens, faults, shared_limits):
+    environment = {
+        "app": "tests.faulty_wsgi:app",
+        "EVENTBOOK_TEST_FAULTS": faults,
+        **shared_limits,
+    }
     with instances(database_url, count=1, **environment) as [instance]:
         logins = logins_racing_a_password_change(instance.url, user.email, tokens["access_token"])
         survivors = still_working(instance.url, logins)
@@ -72,28 +82,29 @@ def race(database_url, user, tokens, faults):
 
 
 def test_no_login_racing_a_password_change_survives_it(
-    app, database_url, make_user, tokens_for, record_property
+    app, database_url, make_user, tokens_for, shared_limits, record_property
 ):
     user = make_user()
-    logins, survivors = race(database_url, user, tokens_for(user), "login-pause")
+    logins, survivors = race(database_url, user, tokens_for(user), "login-pause", shared_limits)
     assert logins, "no login checked the old password: the race did not happen"
     assert survivors == []
     record_property("logins_with_old_password_answered", len(logins))
 
 
 def test_control_without_password_versions_logins_survive(
-    app, database_url, make_user, tokens_for, record_property
+    app, database_url, make_user, tokens_for, shared_limits, record_property
 ):
     user = make_user()
     logins, survivors = race(
-        database_url, user, tokens_for(user), "login-pause,no-password-version"
+        database_url, user, tokens_for(user), "login-pause,no-password-version", shared_limits
     )
     assert survivors
     record_property("control_surviving_logins", f"{len(survivors)} of {len(logins)}")
 
 
-def two_tabs_refreshing(database_url, tokens, interval):
-    with instances(database_url, count=1, REFRESH_REUSE_INTERVAL_SECONDS=str(interval)) as [inst]:
+def two_tabs_refreshing(database_url, tokens, interval, shared_limits):
+    environment = {"REFRESH_REUSE_INTERVAL_SECONDS": str(interval), **shared_limits}
+    with instances(database_url, count=1, **environment) as [inst]:
         answers = in_parallel(
             lambda: call(
                 "POST", f"{inst.url}/auth/refresh", {"refresh_token": tokens["refresh_token"]}
@@ -114,17 +125,21 @@ def two_tabs_refreshing(database_url, tokens, interval):
 
 
 def test_eight_tabs_refreshing_one_token_at_once_all_stay_logged_in(
-    app, database_url, make_user, tokens_for
+    app, database_url, make_user, tokens_for, shared_limits
 ):
-    statuses, later, working = two_tabs_refreshing(database_url, tokens_for(make_user()), 10)
+    statuses, later, working = two_tabs_refreshing(
+        database_url, tokens_for(make_user()), 10, shared_limits
+    )
     assert statuses == {200: 8}
     assert len(working) == 8
     assert later == [200]
 
 
 def test_control_without_a_reuse_interval_the_race_ends_the_login(
-    app, database_url, make_user, tokens_for, record_property
+    app, database_url, make_user, tokens_for, shared_limits, record_property
 ):
-    statuses, _, working = two_tabs_refreshing(database_url, tokens_for(make_user()), 0)
+    statuses, _, working = two_tabs_refreshing(
+        database_url, tokens_for(make_user()), 0, shared_limits
+    )
     assert statuses[401] >= 1 and working == []
     record_property("control_refresh_statuses", dict(statuses))
