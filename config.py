@@ -24,7 +24,12 @@ RATE_LIMIT_DEFAULTS = {
     "LOGIN_ADDRESS_RATE_LIMIT": "50 per 15 minutes",
     "REGISTER_RATE_LIMIT": "30 per hour",
     "REFRESH_RATE_LIMIT": "60 per minute",
+    "LOGIN_ACCOUNT_RATE_LIMIT": "30 per 10 minutes",
+    "EVENT_CREATE_RATE_LIMIT": "50 per hour",
 }
+# How long a rate-limit storage call may take before the process counts on
+# its in-memory fallback instead: a stalled Redis must fail as fast as a dead one.
+RATELIMIT_STORAGE_TIMEOUT_SECONDS = 0.25
 
 
 def env_bool(name, default=False):
@@ -120,6 +125,9 @@ class Config:
     JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=env_int("ACCESS_TOKEN_EXPIRE_MINUTES", 15))
     JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=env_int("REFRESH_TOKEN_EXPIRE_DAYS", 30))
     JWT_TOKEN_LOCATION = ["headers"]
+    # Tolerated clock difference between hosts, in seconds, for exp/nbf/iat.
+    JWT_DECODE_LEEWAY = 10
+    REFRESH_REUSE_INTERVAL_SECONDS = env_int("REFRESH_REUSE_INTERVAL_SECONDS", 10)
     BCRYPT_ROUNDS = env_int("BCRYPT_ROUNDS", 12)
 
     # Rate limits
@@ -134,6 +142,13 @@ class Config:
     LOGIN_ADDRESS_RATE_LIMIT = env_rate_limit("LOGIN_ADDRESS_RATE_LIMIT")
     REGISTER_RATE_LIMIT = env_rate_limit("REGISTER_RATE_LIMIT")
     REFRESH_RATE_LIMIT = env_rate_limit("REFRESH_RATE_LIMIT")
+    LOGIN_ACCOUNT_RATE_LIMIT = env_rate_limit("LOGIN_ACCOUNT_RATE_LIMIT")
+    EVENT_CREATE_RATE_LIMIT = env_rate_limit("EVENT_CREATE_RATE_LIMIT")
+
+    # Holds and the waitlist
+    HOLD_TTL_SECONDS = env_int("HOLD_TTL_SECONDS", 600)
+    WAITLIST_OFFER_TTL_SECONDS = env_int("WAITLIST_OFFER_TTL_SECONDS", 1800)
+    WAITLIST_SWEEP_SECONDS = env_int("WAITLIST_SWEEP_SECONDS", 15)
 
     # Webhooks: retry n waits WEBHOOK_RETRY_BASE_SECONDS x 2^(n-1) (+/- 20 %, at most 1 h).
     WEBHOOK_RETRY_BASE_SECONDS = float(os.environ.get("WEBHOOK_RETRY_BASE_SECONDS") or 5)

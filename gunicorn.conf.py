@@ -8,6 +8,7 @@ from gunicorn.glogging import Logger
 load_dotenv()
 
 from config import Config  # noqa: E402  (after .env is loaded)
+from eventbook import server  # noqa: E402
 from eventbook.logs import install_handler  # noqa: E402
 
 
@@ -27,7 +28,9 @@ bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 # limits exact; with shared storage (Redis), two per usable core.
 _limits_in_memory = Config.RATELIMIT_STORAGE_URI.startswith("memory://")
 workers = int(os.environ.get("WEB_CONCURRENCY") or (1 if _limits_in_memory else 2 * usable_cores()))
-worker_class = "gthread"
+# gunicorn's threaded worker, gathering each request head before a thread
+# takes it (see eventbook/server.py).
+worker_class = "eventbook.server.Worker"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 
 # Load the application once, before forking: a bad configuration stops the
@@ -41,6 +44,16 @@ timeout = 30
 graceful_timeout = 30
 # Idle keep-alive connections are closed after this long.
 keepalive = 5
+# What one client can hold. nginx in front (deploy/) buffers requests and
+# answers oversized ones itself; these hold when gunicorn is reached directly.
+# Connections per worker, idle or not; more wait in the listen backlog.
+worker_connections = 200
+# The request line (method, path, query), the number of headers and the size of each.
+limit_request_line = 4094
+limit_request_fields = 32
+limit_request_field_size = 8190
+pre_request = server.pre_request
+
 # Heartbeat files in memory, not on a disk that may stall.
 if os.path.isdir("/dev/shm"):
     worker_tmp_dir = "/dev/shm"
@@ -89,3 +102,11 @@ def post_fork(server, worker):
 
     with server.app.wsgi().app_context():
         db.engine.dispose(close=False)
+
+
+def post_worker_init(worker):
+    # Each worker sweeps expired holds and offers on a schedule, so every
+    # deployment shape passes them on without a process of its own.
+    from eventbook.sweeper import start_sweeper
+
+    start_sweeper(worker.wsgi)

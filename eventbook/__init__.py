@@ -5,19 +5,29 @@ from collections.abc import Mapping
 
 from flask import Flask
 
-from config import Config, check_production_config, engine_options, normalize_database_url
+from config import (
+    RATELIMIT_STORAGE_TIMEOUT_SECONDS,
+    Config,
+    check_production_config,
+    engine_options,
+    normalize_database_url,
+)
 from eventbook import models  # noqa: F401  (registers the tables with the metadata)
 from eventbook.auth.routes import blp as auth_blp
 from eventbook.auth.tokens import register_token_loaders
 from eventbook.bookings.routes import blp as bookings_blp
+from eventbook.boundary import register_boundary
 from eventbook.cli import register_commands
 from eventbook.errors import register_error_handlers, register_jwt_error_loaders
 from eventbook.events.routes import blp as events_blp
 from eventbook.extensions import IdConverter, api, db, jwt, limiter, migrate
+from eventbook.limiter import redis_storage_options
 from eventbook.logs import configure_logging
 from eventbook.middleware import register_middleware
 from eventbook.ops.routes import blp as ops_blp
 from eventbook.ops.routes import docs_assets
+from eventbook.throttling import register_throttling
+from eventbook.waitlist.routes import blp as waitlist_blp
 from eventbook.webhooks import models as webhook_models  # noqa: F401  (registers the tables)
 from eventbook.webhooks.routes import changes_blp, webhooks_blp
 
@@ -59,7 +69,7 @@ def load_config(app, config):
     if app.config["RATELIMIT_STORAGE_URI"].startswith(("redis://", "rediss://")):
         # A Redis that stops answering must not hang requests.
         app.config.setdefault(
-            "RATELIMIT_STORAGE_OPTIONS", {"socket_connect_timeout": 1, "socket_timeout": 1}
+            "RATELIMIT_STORAGE_OPTIONS", redis_storage_options(RATELIMIT_STORAGE_TIMEOUT_SECONDS)
         )
 
 
@@ -68,16 +78,27 @@ def register_extensions(app):
     # First: every request has its id before anything can log or fail, and
     # its response hook runs last, after the extensions' own.
     register_middleware(app)
+    # Then: the body is read, bounded and parsed before anything can answer.
+    register_boundary(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIRECTORY)
     jwt.init_app(app)
     register_token_loaders(jwt)
     register_jwt_error_loaders(jwt)
     limiter.init_app(app)
+    register_throttling(app)
     api.init_app(app)
 
 
 def register_blueprints(app):
-    for blueprint in (ops_blp, auth_blp, events_blp, bookings_blp, changes_blp, webhooks_blp):
+    for blueprint in (
+        ops_blp,
+        auth_blp,
+        events_blp,
+        bookings_blp,
+        waitlist_blp,
+        changes_blp,
+        webhooks_blp,
+    ):
         api.register_blueprint(blueprint)
     app.register_blueprint(docs_assets)

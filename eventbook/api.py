@@ -1,12 +1,16 @@
 """flask-smorest adapted to the error contract: 400 for invalid input, one error body."""
 
+from copy import deepcopy
+from functools import wraps
 from http import HTTPStatus
 
 import flask_smorest
 from flask_jwt_extended import jwt_required
+from webargs.core import missing
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.exceptions import UnsupportedMediaType
 
+from eventbook.conditional import answer_conditionally
 from eventbook.errors import VALIDATION_MESSAGE, error_body, error_response_for_http_exception
 from eventbook.schemas import ErrorSchema
 
@@ -17,12 +21,12 @@ class Parser(FlaskParser):
     DEFAULT_VALIDATION_STATUS = 400
 
     def _raw_load_json(self, req):
-        if not is_json_request(req) and req.get_data(cache=True):
+        if not req.get_data(cache=True):
+            return missing
+        if not is_json_request(req):
             raise UnsupportedMediaType()
-        return super()._raw_load_json(req)
-
-    def _handle_invalid_json_error(self, error, req, *args, **kwargs):
-        flask_smorest.abort(400, message="The request body is not valid JSON")
+        # eventbook.boundary's reader: refused values are a 400 naming the field.
+        return req.get_json()
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -52,10 +56,44 @@ class Blueprint(flask_smorest.Blueprint):
         func = self.doc(security=[{"bearerAuth": []}])(func)
         return self.documents(401)(func)
 
+    def etag(self, func=None, *, per_caller=False):
+        """Tag a GET's answers with an ETag; answer a matching If-None-Match with 304.
+
+        Place it above `response`, so that it sees the full answer. The OpenAPI
+        document gains the ETag header, the If-None-Match parameter and the
+        304 response. See `eventbook.conditional` (RFC 9110 section 13).
+
+        :param per_caller: the answer depends on the caller's token.
+        """
+
+        def decorator(func):
+            @wraps(func)
+            def wrapper(*args, **kwargs):
+                return answer_conditionally(func(*args, **kwargs), per_caller)
+
+            # flask-smorest documents what its own ETag support would add.
+            wrapper._apidoc = deepcopy(getattr(func, "_apidoc", {}))
+            wrapper._apidoc["etag"] = True
+            if per_caller:
+                responses = wrapper._apidoc["response"]["responses"]
+                for status_code in wrapper._apidoc["success_status_codes"]:
+                    for doc in responses[status_code]:
+                        doc["headers"] = {**doc.get("headers", {}), **PER_CALLER_HEADERS}
+            return wrapper
+
+        return decorator if func is None else decorator(func)
+
     def arguments(self, schema, **kwargs):
         """Parse and validate arguments; invalid ones are a 400 listing the fields."""
         parse = super().arguments(schema, **kwargs)
-        return lambda func: parse(self._documents_examples(400, [_INVALID_INPUT])(func))
+
+        def decorator(func):
+            func = self._documents_examples(400, [_INVALID_INPUT])(func)
+            if kwargs.get("location", "json") == "json":
+                func = self.documents(408)(func)
+            return parse(func)
+
+        return decorator
 
     def documents(self, *errors):
         """Document the errors an operation can answer besides its own response.
@@ -106,6 +144,7 @@ _RESPONSE_NAMES = {
     401: "UNAUTHORIZED",
     403: "FORBIDDEN",
     404: "NOT_FOUND",
+    408: "REQUEST_TIMEOUT",
     409: "CONFLICT",
     413: "REQUEST_ENTITY_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
@@ -123,3 +162,34 @@ class Api(flask_smorest.Api):
 
     def handle_http_exception(self, error):
         return error_response_for_http_exception(error)
+
+    def _register_etag_headers(self):
+        # flask-smorest's components, described as eventbook answers them.
+        self.spec.components.parameter("IF_NONE_MATCH", "header", IF_NONE_MATCH, lazy=True)
+        self.spec.components.header("ETAG", ETAG, lazy=True)
+
+
+IF_NONE_MATCH = {
+    "name": "If-None-Match",
+    "in": "header",
+    "description": "ETags of answers you hold, comma-separated, or `*`. When one matches "
+    "the current answer (weak comparison, RFC 9110 section 13.1.2), the answer is "
+    "304 Not Modified, without a body.",
+    "schema": {"type": "string"},
+    "example": '"fj968OM_6GIbONQbqaVqFg"',
+}
+ETAG = {
+    "description": "Tag of this answer, body and headers; it changes whenever the answer "
+    "does. Send it back in If-None-Match.",
+    "schema": {"type": "string"},
+}
+PER_CALLER_HEADERS = {
+    "Vary": {
+        "description": "`Authorization`: the answer depends on the caller.",
+        "schema": {"type": "string"},
+    },
+    "Cache-Control": {
+        "description": "`private`: no shared cache may store it.",
+        "schema": {"type": "string"},
+    },
+}

@@ -1,6 +1,7 @@
 """Commands for operators, run with `flask <command>`; `flask --help` lists them."""
 
 import sys
+import time
 from datetime import timedelta
 
 import click
@@ -81,7 +82,7 @@ def create_user_command(name, email, password_stdin):
 @with_appcontext
 def list_events_command(include_past, by_fill, limit):
     """List upcoming events and how full they are."""
-    found, total = events.list_events(skip=0, limit=limit, upcoming=not include_past)
+    found, total, _ = events.list_events(skip=0, limit=limit, upcoming=not include_past)
     if by_fill:
         found = sorted(
             found, key=lambda event: event.booked_count / event.total_slots, reverse=True
@@ -173,6 +174,27 @@ def integrity_check_command(repair):
         raise click.exceptions.Exit(1)
 
 
+@click.command("sweep")
+@click.option("--loop", is_flag=True, help="Sweep every WAITLIST_SWEEP_SECONDS until stopped.")
+@with_appcontext
+def sweep_command(loop):
+    """Expire run-out holds, pass expired offers on and close waitlists of closed events.
+
+    Every gunicorn worker already does this on a schedule; this runs it by hand.
+    """
+    from flask import current_app
+
+    from eventbook.sweeper import sweep_once
+
+    app = current_app._get_current_object()
+    while True:
+        settled = sweep_once(app)
+        click.echo(f"Settled {settled if settled is not None else 'no'} event(s).")
+        if not loop:
+            return
+        time.sleep(app.config["WAITLIST_SWEEP_SECONDS"])
+
+
 def register_commands(app):
     for command in (
         seed_command,
@@ -182,6 +204,7 @@ def register_commands(app):
         prune_idempotency_keys_command,
         revoke_logins_command,
         integrity_group,
+        sweep_command,
         deliver_webhooks_command,
         prune_changes_command,
     ):

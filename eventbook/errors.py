@@ -19,6 +19,7 @@ MESSAGES = {
     403: "You are not allowed to do this",
     404: "Not found",
     405: "Method not allowed",
+    408: "The request body did not arrive in time",
     409: "Conflict",
     413: "The request body is too large (limit: 1 MiB)",
     415: "The request body must be JSON (Content-Type: application/json)",
@@ -27,6 +28,8 @@ MESSAGES = {
     503: "Service temporarily unavailable",
 }
 VALIDATION_MESSAGE = "Validation failed"
+# An error body lists at most this many fields, whatever the input.
+MAX_LISTED_FIELDS = 20
 RETRY_AFTER_UNAVAILABLE = "5"
 
 
@@ -51,8 +54,16 @@ def error_body(status_code, message, errors=None):
 
 
 def error_response(status_code, message=None, errors=None, headers=None):
-    """Return a Flask response tuple carrying the uniform error body."""
+    """Return a Flask response tuple carrying the uniform error body.
+
+    Of `errors`, the first `MAX_LISTED_FIELDS` fields are listed and the
+    message says how many more there were.
+    """
     headers = dict(headers or {})
+    if errors and len(errors) > MAX_LISTED_FIELDS:
+        unlisted = len(errors) - MAX_LISTED_FIELDS
+        errors = dict(list(errors.items())[:MAX_LISTED_FIELDS])
+        message = f"{message or VALIDATION_MESSAGE} ({unlisted} more fields with errors not listed)"
     if status_code == 401:
         headers.setdefault("WWW-Authenticate", "Bearer")
     if "Retry-After" in headers and has_request_context():

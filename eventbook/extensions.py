@@ -4,7 +4,6 @@ import sqlite3
 
 from flask_cors import CORS
 from flask_jwt_extended import JWTManager
-from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -14,6 +13,7 @@ from sqlalchemy.orm import DeclarativeBase
 from werkzeug.routing import IntegerConverter
 
 from eventbook.api import Api
+from eventbook.limiter import FallbackLimiter
 
 # Named constraints keep migrations reproducible on every database.
 NAMING_CONVENTION = {
@@ -40,7 +40,7 @@ class IdConverter(IntegerConverter):
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 jwt = JWTManager()
-limiter = Limiter(key_func=get_remote_address)
+limiter = FallbackLimiter(key_func=get_remote_address)
 cors = CORS()
 api = Api()
 api.register_converter(

@@ -60,6 +60,7 @@ def register_middleware(app):
             app,
             origins=app.config["CORS_ORIGINS"],
             supports_credentials=False,
+            # Every response header a client may need to read.
             expose_headers=[
                 "X-Request-ID",
                 "X-Total-Count",
@@ -67,6 +68,10 @@ def register_middleware(app):
                 "X-RateLimit-Limit",
                 "X-RateLimit-Remaining",
                 "X-RateLimit-Reset",
+                "Idempotent-Replayed",
+                "ETag",
+                "X-Next-Cursor",
+                "Link",
             ],
         )
     app.before_request(_assign_request_id)

@@ -53,11 +53,35 @@ def reject_nul(value):
     return value
 
 
-class Text(fields.String):
-    """A string with surrounding whitespace removed; NUL characters are refused."""
+def reject_unencodable(value):
+    """Refuse text that does not encode to UTF-8: an unpaired surrogate (``"\\ud800"``)."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ma.ValidationError(
+                "Must be valid Unicode text (it holds an unpaired surrogate)."
+            ) from None
+    return value
+
+
+class String(fields.String):
+    """A string every layer below can hold: UTF-8 encodable, without NUL characters.
+
+    PostgreSQL refuses NUL in text; psycopg2 and bcrypt fail on what UTF-8
+    cannot encode.
+    """
 
     def _deserialize(self, value, attr, data, **kwargs):
-        return reject_nul(super()._deserialize(value, attr, data, **kwargs)).strip()
+        value = super()._deserialize(value, attr, data, **kwargs)
+        return reject_nul(reject_unencodable(value))
+
+
+class Text(String):
+    """A `String` with surrounding whitespace removed."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).strip()
 
 
 def text(min_length, max_length, **kwargs):
@@ -67,9 +91,9 @@ def text(min_length, max_length, **kwargs):
 
 def password(metadata=None, **kwargs):
     """Return a password field: 8 to 72 bytes, the most bcrypt can hash."""
-    return fields.String(
+    return String(
         load_only=True,
-        validate=[reject_nul, ByteLength(8, 72)],
+        validate=ByteLength(8, 72),
         metadata=byte_length_doc(8, 72, metadata),
         **kwargs,
     )
@@ -80,13 +104,44 @@ def identifier(**kwargs):
 
 
 class Timestamp(fields.AwareDateTime):
-    """A datetime converted to UTC; input without an offset is read as UTC."""
+    """A datetime converted to UTC; input without an offset is read as UTC.
+
+    A datetime whose UTC form falls outside years 1 to 9999
+    (``9999-12-31T23:30:00-05:00``) is refused.
+    """
+
+    default_error_messages = {"out_of_range": "Must be between years 1 and 9999 in UTC."}
 
     def __init__(self, **kwargs):
         super().__init__(default_timezone=UTC, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        return super()._deserialize(value, attr, data, **kwargs).astimezone(UTC)
+        value = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise self.make_error("out_of_range") from None
+
+
+class StatusList(String):
+    """A comma-separated list of statuses, or `all`; loads as a tuple of statuses."""
+
+    def __init__(self, statuses, **kwargs):
+        self.statuses = tuple(statuses)
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs)
+        if value.strip() == "all":
+            return self.statuses
+        chosen = tuple(dict.fromkeys(item.strip() for item in value.split(",")))
+        unknown = [item for item in chosen if item not in self.statuses]
+        if unknown or not chosen:
+            raise ma.ValidationError(
+                f"Unknown status; give a comma-separated list of {', '.join(self.statuses)}, "
+                "or all."
+            )
+        return chosen
 
 
 class ErrorSchema(Schema):

@@ -1,11 +1,13 @@
-"""Demo data: five users, the eight events of the original, nine bookings."""
+"""Demo data: five users, the eight events of the original, nine bookings, and an
+organiser's events showing the rest: a draft, a cancelled event, a full event
+with a waitlist, cancelled bookings and a check-in."""
 
 from datetime import timedelta
 
 from sqlalchemy import exists, select, text
 
 from eventbook.extensions import db
-from eventbook.models import Booking, Event, User, utcnow
+from eventbook.models import Booking, Event, User, WaitlistEntry, utcnow
 
 DEMO_PASSWORD = "password123"
 
@@ -21,7 +23,7 @@ DEMO_USERS = [
 # and the demo users (by position in DEMO_USERS) who booked it.
 DEMO_EVENTS = [
     (
-        "Tech Conference 2024",
+        "Tech Conference {year}",
         "Annual technology conference with talks on AI, cloud and the web.",
         "Convention Center, San Francisco",
         30,
@@ -94,6 +96,8 @@ DEMO_EVENTS = [
     ),
 ]
 
+DEMO_ORGANIZER = ("Olivia Organiser", "organizer@test.com")
+
 # Any constant works; it only has to be the same for every seeding process.
 SEED_LOCK_KEY = 7_314_420_001
 
@@ -116,26 +120,104 @@ def seed_demo_data(now=None):
         return False
     now = now or utcnow()
     users = []
-    for name, email in DEMO_USERS:
+    for name, email in [*DEMO_USERS, DEMO_ORGANIZER]:
         user = User(name=name, email=email)
         user.set_password(DEMO_PASSWORD)
         users.append(user)
     db.session.add_all(users)
     db.session.flush()
     for title, description, location, days, slots, image, bookers in DEMO_EVENTS:
+        event_date = (now + timedelta(days=days)).replace(
+            hour=18, minute=0, second=0, microsecond=0
+        )
         event = Event(
-            title=title,
+            title=title.format(year=event_date.year),
             description=description,
             location=location,
-            event_date=(now + timedelta(days=days)).replace(
-                hour=18, minute=0, second=0, microsecond=0
-            ),
+            event_date=event_date,
             total_slots=slots,
             booked_count=len(bookers),
             image_url=f"https://picsum.photos/seed/{image}/800/600",
         )
         db.session.add(event)
         db.session.flush()
-        db.session.add_all(Booking(user_id=users[i].id, event_id=event.id) for i in bookers)
+        db.session.add_all(
+            Booking(user_id=users[i].id, event_id=event.id, confirmed_at=now) for i in bookers
+        )
+    _seed_organizer_events(users[:5], users[5], now)
     db.session.flush()
     return True
+
+
+def _organizer_event(organizer, title, days, slots, now, **fields):
+    event = Event(
+        title=title,
+        description=f"A demo event of {organizer.name}.",
+        location="Community Hall, Portland",
+        event_date=(now + timedelta(days=days)).replace(hour=19, minute=0, second=0, microsecond=0),
+        total_slots=slots,
+        organizer_id=organizer.id,
+        image_url="https://picsum.photos/seed/community/800/600",
+        **fields,
+    )
+    db.session.add(event)
+    db.session.flush()
+    return event
+
+
+def _seed_organizer_events(attendees, organizer, now):
+    """A draft, a cancelled event, and a full class with a waitlist and a check-in."""
+    _organizer_event(organizer, "Pottery Weekend (draft)", 50, 12, now, status="draft")
+    cancelled = _organizer_event(
+        organizer,
+        "Open-Air Cinema Night",
+        10,
+        40,
+        now,
+        status="cancelled",
+        cancelled_at=now,
+        cancellation_reason="The park is closed for repairs.",
+    )
+    db.session.add(
+        Booking(
+            user_id=attendees[4].id,
+            event_id=cancelled.id,
+            status="event_cancelled",
+            confirmed_at=now - timedelta(days=2),
+            cancelled_at=now,
+        )
+    )
+    full = _organizer_event(
+        organizer,
+        "Sourdough Baking Class",
+        12,
+        2,
+        now,
+        booked_count=2,
+        waiting_count=2,
+        cancellation_deadline=now + timedelta(days=10),
+    )
+    db.session.add_all(
+        [
+            Booking(
+                user_id=attendees[0].id,
+                event_id=full.id,
+                confirmed_at=now,
+                checked_in_at=now,
+            ),
+            Booking(user_id=attendees[1].id, event_id=full.id, confirmed_at=now),
+            Booking(
+                user_id=attendees[2].id,
+                event_id=full.id,
+                status="cancelled",
+                confirmed_at=now - timedelta(days=1),
+                cancelled_at=now - timedelta(hours=12),
+            ),
+        ]
+    )
+    db.session.add_all(
+        WaitlistEntry(
+            user_id=attendees[i].id, event_id=full.id, created_at=now + timedelta(seconds=i)
+        )
+        for i in (3, 4)
+    )

@@ -9,9 +9,11 @@ variables the tests that need them are skipped, unless
 """
 
 import os
+import shutil
 import uuid
 from datetime import timedelta
 
+import flask_migrate
 import pytest
 import redis
 from sqlalchemy import text
@@ -34,6 +36,8 @@ TEST_SETTINGS = {
     "LOGIN_ADDRESS_RATE_LIMIT": "1000 per minute",
     "REGISTER_RATE_LIMIT": "1000 per minute",
     "REFRESH_RATE_LIMIT": "1000 per minute",
+    "LOGIN_ACCOUNT_RATE_LIMIT": "1000 per minute",
+    "EVENT_CREATE_RATE_LIMIT": "1000 per minute",
 }
 PASSWORD = "password123"
 
@@ -49,15 +53,29 @@ def postgresql_server():
     return services.require_postgresql()
 
 
+def build_schema(url):
+    """Build the schema in the database at `url` with the migrations, as production does."""
+    app = create_app({**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        flask_migrate.upgrade()
+        db.engine.dispose()
+    return app
+
+
 @pytest.fixture(scope="session")
 def postgresql_database(postgresql_server):
     """One throwaway database shared by the PostgreSQL runs of the suite."""
     with services.throwaway_database(postgresql_server) as url:
-        app = create_app({**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": url})
-        with app.app_context():
-            db.create_all()
-            db.engine.dispose()
+        build_schema(url)
         yield url
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    """A SQLite file holding the migrated schema, copied for each test."""
+    path = tmp_path_factory.mktemp("template") / "eventbook.db"
+    build_schema(f"sqlite:///{path}")
+    return path
 
 
 @pytest.fixture
@@ -70,7 +88,9 @@ def fresh_postgresql_database(postgresql_server):
 @pytest.fixture(params=BACKENDS)
 def database_url(request, tmp_path):
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'eventbook.db'}"
+        path = tmp_path / "eventbook.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
     return request.getfixturevalue("postgresql_database")
 
 
@@ -83,8 +103,6 @@ def settings(database_url):
 @pytest.fixture
 def app(settings):
     app = create_app(settings)
-    with app.app_context():
-        db.create_all()
     yield app
     with app.app_context():
         db.session.remove()

@@ -12,11 +12,27 @@ def book(client, headers, event_id):
 
 
 def counts(app, event_id):
-    """Return the event's counter and its number of booking rows."""
+    """Return the event's counter and its number of confirmed bookings."""
     with app.app_context():
         counter = db.session.get(Event, event_id).booked_count
-        rows = db.session.scalar(select(func.count()).where(Booking.event_id == event_id))
+        rows = db.session.scalar(
+            select(func.count()).where(Booking.event_id == event_id, Booking.status == "confirmed")
+        )
         return counter, rows
+
+
+BOOKING_FIELDS = {
+    "id",
+    "user_id",
+    "event_id",
+    "status",
+    "created_at",
+    "expires_at",
+    "confirmed_at",
+    "cancelled_at",
+    "checked_in_at",
+    "event",
+}
 
 
 def test_booking_takes_one_slot(app, client, make_user, auth_headers, make_event):
@@ -25,7 +41,9 @@ def test_booking_takes_one_slot(app, client, make_user, auth_headers, make_event
     response = book(client, auth_headers(user), event.id)
     assert response.status_code == 201
     body = response.get_json()
-    assert set(body) == {"id", "user_id", "event_id", "created_at", "event"}
+    assert set(body) == BOOKING_FIELDS
+    assert body["status"] == "confirmed" and body["confirmed_at"] is not None
+    assert body["expires_at"] is None
     assert (body["user_id"], body["event_id"]) == (user.id, event.id)
     assert body["event"]["booking_count"] == 1 and body["event"]["available_slots"] == 2
     assert counts(app, event.id) == (1, 1)
@@ -148,15 +166,31 @@ def test_cancel_frees_the_slot(app, client, make_user, auth_headers, make_event)
     booking = book(client, headers, event.id).get_json()
     assert client.delete(f"/bookings/{booking['id']}", headers=headers).status_code == 204
     assert counts(app, event.id) == (0, 0)
-    assert client.get(f"/bookings/{booking['id']}", headers=headers).status_code == 404
+    kept = client.get(f"/bookings/{booking['id']}", headers=headers).get_json()
+    assert kept["status"] == "cancelled" and kept["cancelled_at"] is not None
     assert book(client, auth_headers(make_user()), event.id).status_code == 201
 
 
-def test_cancel_twice_is_404(client, make_user, auth_headers, make_event):
+def test_cancelling_twice_changes_nothing_the_second_time(
+    app, client, make_user, auth_headers, make_event
+):
     headers = auth_headers(make_user())
-    booking = book(client, headers, make_event().id).get_json()
+    event = make_event()
+    booking = book(client, headers, event.id).get_json()
     client.delete(f"/bookings/{booking['id']}", headers=headers)
-    assert client.delete(f"/bookings/{booking['id']}", headers=headers).status_code == 404
+    assert client.delete(f"/bookings/{booking['id']}", headers=headers).status_code == 204
+    assert counts(app, event.id) == (0, 0)
+
+
+def test_after_cancelling_the_same_user_can_book_again_as_a_new_booking(
+    client, make_user, auth_headers, make_event
+):
+    headers = auth_headers(make_user())
+    event = make_event()
+    first = book(client, headers, event.id).get_json()
+    client.delete(f"/bookings/{first['id']}", headers=headers)
+    second = book(client, headers, event.id)
+    assert second.status_code == 201 and second.get_json()["id"] != first["id"]
 
 
 def test_cancel_after_the_event_is_refused(app, client, make_user, auth_headers, make_event):

@@ -17,13 +17,12 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from config import normalize_database_url
-from eventbook import create_app
 from eventbook.auth.tokens import issue_tokens
 from eventbook.extensions import db
 from eventbook.models import Booking, Event, User, utcnow
 from tests import services
 from tests.cluster import PrivatePostgres, PrivateRedis, in_parallel, instances, timed_call
-from tests.conftest import TEST_SETTINGS
+from tests.conftest import build_schema
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.redis, pytest.mark.live, pytest.mark.cluster]
 
@@ -44,9 +43,7 @@ def shared_redis(redis_url, key_prefix):
 @pytest.fixture
 def database(fresh_postgresql_database):
     """An application on a fresh PostgreSQL database with the schema."""
-    app = create_app({**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": fresh_postgresql_database})
-    with app.app_context():
-        db.create_all()
+    app = build_schema(fresh_postgresql_database)
     yield app, fresh_postgresql_database
     with app.app_context():
         db.engine.dispose()
@@ -327,9 +324,7 @@ def test_a_database_restart_is_a_clean_503_and_the_service_recovers(
 
 
 def _restart_scenario(url, server, redis_url, key_prefix, record_property):
-    app = create_app({**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": url})
-    with app.app_context():
-        db.create_all()
+    app = build_schema(url)
     event = create_event(app, total_slots=100)
     people = attendees(app, 12)
     environment = {"RATELIMIT_STORAGE_URI": redis_url, "RATELIMIT_KEY_PREFIX": key_prefix}

@@ -17,6 +17,15 @@ EVENT_FIELDS = {
     "created_at",
     "booking_count",
     "available_slots",
+    "status",
+    "booking_opens_at",
+    "booking_closes_at",
+    "cancellation_deadline",
+    "ends_at",
+    "cancelled_at",
+    "cancellation_reason",
+    "held_slots",
+    "waitlist_count",
 }
 
 
@@ -271,7 +280,7 @@ def test_patch_cannot_drop_slots_below_bookings(client, make_user, auth_headers,
     assert response.status_code == 400
     assert (
         response.get_json()["message"]
-        == "total_slots cannot be lower than the number of bookings (4)"
+        == "total_slots cannot be lower than the number of bookings and holds (4)"
     )
     assert (
         client.patch(f"/events/{event.id}", json={"total_slots": 4}, headers=headers).status_code
@@ -289,18 +298,30 @@ def test_patch_rejects_invalid_input(client, make_user, auth_headers, make_event
     assert response.status_code == 400
 
 
-def test_delete_removes_the_event_and_its_bookings(
+def test_delete_removes_an_event_that_never_had_a_booking(
     app, client, make_user, auth_headers, make_event
 ):
-    organizer, attendee = make_user(), make_user()
+    organizer = make_user()
     event = make_event(organizer_id=organizer.id)
-    client.post("/bookings", json={"event_id": event.id}, headers=auth_headers(attendee))
     response = client.delete(f"/events/{event.id}", headers=auth_headers(organizer))
     assert response.status_code == 204
     assert client.get(f"/events/{event.id}").status_code == 404
     with app.app_context():
-        assert db.session.query(Booking).count() == 0
         assert db.session.get(Event, event.id) is None
+
+
+def test_delete_of_an_event_with_bookings_is_409_and_keeps_them(
+    app, client, make_user, auth_headers, make_event
+):
+    organizer, attendee = make_user(), make_user()
+    event = make_event(organizer_id=organizer.id)
+    booked = client.post("/bookings", json={"event_id": event.id}, headers=auth_headers(attendee))
+    client.delete(f"/bookings/{booked.get_json()['id']}", headers=auth_headers(attendee))
+    response = client.delete(f"/events/{event.id}", headers=auth_headers(organizer))
+    assert response.status_code == 409
+    assert response.get_json()["message"] == "Event has bookings; cancel it instead"
+    with app.app_context():
+        assert db.session.query(Booking).count() == 1
 
 
 def test_delete_by_someone_else_is_403(client, make_user, auth_headers, make_event):

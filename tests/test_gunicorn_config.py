@@ -41,7 +41,7 @@ def test_defaults_serve_locally_with_one_threaded_worker():
     config = gunicorn_config()
     assert config["bind"] == "['127.0.0.1:8000']"
     assert config["workers"] == "1"  # memory:// limits stay exact in one process
-    assert (config["worker_class"], config["threads"]) == ("gthread", "4")
+    assert (config["worker_class"], config["threads"]) == ("eventbook.server.Worker", "4")
     assert config["preload_app"] == "True"
 
 
@@ -63,6 +63,15 @@ def test_production_safety_settings():
     assert config["errorlog"] == "-"
     assert config["loglevel"] == "warning"
     assert (config["timeout"], config["graceful_timeout"]) == ("30", "30")
+
+
+def test_what_one_client_can_hold_is_bounded():
+    config = gunicorn_config()
+    assert config["worker_connections"] == "200"
+    assert config["keepalive"] == "5"  # also the time a request head may take
+    assert (config["limit_request_line"], config["limit_request_fields"]) == ("4094", "32")
+    assert config["limit_request_field_size"] == "8190"
+    assert config["pre_request"] == "<pre_request()>"
 
 
 @pytest.mark.live

@@ -213,3 +213,32 @@ def test_counts_do_not_depend_on_other_users_data(app, user, headers, make_user,
     with app.app_context():
         assert db.session.query(User).count() == 6
     assert len(statements_of("GET", "/bookings/my", 200, headers=headers)) == len(before)
+
+
+def test_a_cursor_page_costs_what_the_first_page_costs(app, statements_of, client):
+    add_events(app, 150)
+    first = statements_of("GET", "/events?limit=20", 200)
+    cursor = client.get("/events?limit=20&skip=120").headers["X-Next-Cursor"]
+    deep = statements_of("GET", f"/events?limit=20&after={cursor}", 200)
+    filtered = statements_of("GET", f"/events?limit=20&after={cursor}&upcoming=true&q=ev", 200)
+    # The page, whether another follows, and the number of matches: one statement.
+    assert len(first) == len(deep) == len(filtered) == 1
+
+
+def test_a_304_costs_no_more_than_the_full_answer(app, user, headers, statements_of, client):
+    """The answer is computed afresh to compare tags: never more, never a stale shortcut."""
+    [event_id] = add_events(app, 1)
+    add_bookings(app, user.id, [event_id])
+    with app.app_context():
+        booking_id = db.session.query(Booking.id).filter_by(user_id=user.id).scalar()
+    for url, budget, caller in (
+        (f"/events/{event_id}", 1, {}),
+        ("/events?limit=20", 1, {}),
+        ("/events/top-booked", 1, {}),
+        (f"/bookings/{booking_id}", 2, headers),
+        ("/bookings/my", 2, headers),
+    ):
+        tag = client.get(url, headers=caller).headers["ETag"]
+        full = statements_of("GET", url, 200, headers=caller)
+        unchanged = statements_of("GET", url, 304, headers={**caller, "If-None-Match": tag})
+        assert len(unchanged) == len(full) == budget, url

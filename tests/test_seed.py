@@ -7,10 +7,9 @@ import sys
 import pytest
 from sqlalchemy import func, select
 
-from eventbook import create_app
 from eventbook.extensions import db
 from eventbook.models import Booking, Event, User, utcnow
-from tests.conftest import TEST_SETTINGS
+from tests.conftest import TEST_SETTINGS, build_schema
 from tests.live import ROOT
 
 
@@ -61,9 +60,7 @@ def test_seed_leaves_a_database_with_data_alone(app, make_user):
 
 @pytest.mark.postgresql
 def test_four_concurrent_seeders_seed_once(fresh_postgresql_database):
-    app = create_app({**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": fresh_postgresql_database})
-    with app.app_context():
-        db.create_all()
+    app = build_schema(fresh_postgresql_database)
     env = {
         **os.environ,
         "DATABASE_URL": fresh_postgresql_database,

@@ -37,6 +37,8 @@ def test_the_defaults_are_the_documented_ones():
         "LOGIN_ADDRESS_RATE_LIMIT": "50 per 15 minutes",
         "REGISTER_RATE_LIMIT": "30 per hour",
         "REFRESH_RATE_LIMIT": "60 per minute",
+        "LOGIN_ACCOUNT_RATE_LIMIT": "30 per 10 minutes",
+        "EVENT_CREATE_RATE_LIMIT": "50 per hour",
     }
 
 
@@ -158,8 +160,6 @@ def test_refused_password_changes_are_limited_per_user(client, make_user, auth_h
 @pytest.fixture
 def redis_address(redis_url):
     """A client address of this test's own, so its Redis keys are known and removed."""
-    # The shared limiter keeps the key prefix of the first application it
-    # served, so the keys are told apart by address rather than by prefix.
     address = f"test-{uuid.uuid4().hex}"
     yield address
     connection = redis.Redis.from_url(redis_url)
@@ -168,8 +168,11 @@ def redis_address(redis_url):
 
 
 @pytest.mark.redis
-def test_failed_logins_are_counted_in_redis_too(settings, redis_url, redis_address, make_user):
-    client = create_app({**settings, "RATELIMIT_STORAGE_URI": redis_url}).test_client()
+def test_failed_logins_are_counted_in_redis_too(
+    settings, redis_url, key_prefix, redis_address, make_user
+):
+    redis_settings = {"RATELIMIT_STORAGE_URI": redis_url, "RATELIMIT_KEY_PREFIX": key_prefix}
+    client = create_app({**settings, **redis_settings}).test_client()
     user = make_user()
     assert fail_logins(client, user.email, 9, address=redis_address) == [401] * 9
     assert login(client, user.email, PASSWORD, address=redis_address).status_code == 200

@@ -27,7 +27,7 @@ class WrongPassword(DomainError):
 
 
 def register_user(name, email, password):
-    """Create a user; `email` must already be normalised to lower case.
+    """Create a user; `email` must already be normalised (`normalize_email`).
 
     :raises EmailTaken: another user has this email.
     """
@@ -57,7 +57,7 @@ def authenticate(email, password):
     """
     user = db.session.scalar(select(User).where(User.email == email))
     if user is None:
-        bcrypt.checkpw(password.encode(), _dummy_hash(current_app.config["BCRYPT_ROUNDS"]))
+        bcrypt.checkpw(b"not checked", _dummy_hash(current_app.config["BCRYPT_ROUNDS"]))
         raise InvalidCredentials()
     if not user.check_password(password):
         raise InvalidCredentials()
@@ -67,9 +67,14 @@ def authenticate(email, password):
 def change_password(user, current_password, new_password):
     """Give `user` a new password and end every login of theirs, this one included.
 
+    The password version grows in the database, so a login that checked the
+    old password and is written after this change is over too.
+
     :raises WrongPassword: `current_password` is not the user's password.
     """
     if not user.check_password(current_password):
         raise WrongPassword()
     user.set_password(new_password)
+    user.password_version = User.password_version + 1
+    db.session.flush()
     revoke_user_tokens(user.id)

@@ -16,23 +16,20 @@ from eventbook.auth.schemas import (
     TokenSchema,
     UserSchema,
 )
-from eventbook.extensions import db, limiter
+from eventbook.extensions import db
 from eventbook.throttling import (
-    caller,
-    client_address,
-    client_address_and_email,
-    credentials_rejected,
-    password_change_refused,
-    setting,
+    limit_failed_password_changes,
+    limit_logins,
+    limit_refresh,
+    limit_registration,
 )
 
 blp = Blueprint("auth", __name__, url_prefix="/auth", description="Registration, login and tokens.")
-
-FAILED_LOGINS = "Too many failed login attempts; try again later"
+blp.before_app_request(tokens.accept_any_case_of_bearer)
 
 
 @blp.route("/register", methods=["POST"])
-@limiter.limit(setting("REGISTER_RATE_LIMIT"), key_func=client_address)
+@limit_registration
 @blp.arguments(RegisterSchema, example=REGISTER_EXAMPLE)
 @blp.response(201, UserSchema)
 @blp.documents(operations.EmailTaken, 413, 415, 429)
@@ -40,9 +37,10 @@ FAILED_LOGINS = "Too many failed login attempts; try again later"
 def register(data):
     """Register a new user.
 
-    The email is stored in lower case and must not be registered yet. The
-    password is 8 to 72 bytes long in UTF-8. Every request counts against
-    the per-address limit (`REGISTER_RATE_LIMIT`).
+    The email is stored in one form (Unicode NFC, lower case, the domain in
+    Unicode after IDNA) and must not be registered yet in any spelling. The
+    password is 8 to 72 bytes long in UTF-8 once normalised to Unicode NFKC.
+    Every request counts against the per-address limit (`REGISTER_RATE_LIMIT`).
     """
     user = operations.register_user(**data)
     db.session.commit()
@@ -50,18 +48,7 @@ def register(data):
 
 
 @blp.route("/login", methods=["POST"])
-@limiter.limit(
-    setting("LOGIN_RATE_LIMIT"),
-    key_func=client_address_and_email,
-    deduct_when=credentials_rejected,
-    error_message=FAILED_LOGINS,
-)
-@limiter.limit(
-    setting("LOGIN_ADDRESS_RATE_LIMIT"),
-    key_func=client_address,
-    deduct_when=credentials_rejected,
-    error_message=FAILED_LOGINS,
-)
+@limit_logins
 @blp.arguments(LoginSchema, example=LOGIN_EXAMPLE)
 @blp.response(200, TokenSchema)
 @blp.documents(operations.InvalidCredentials, 413, 415, 429)
@@ -72,9 +59,10 @@ def login(data):
     Send the access token as `Authorization: Bearer <access_token>` (in
     Swagger UI: the Authorize button). It expires after `expires_in` seconds; the
     refresh token buys a new pair at `POST /auth/refresh`. An unknown email
-    and a wrong password get the same answer. Failed attempts are limited per
-    client address and email (`LOGIN_RATE_LIMIT`) and per client address
-    (`LOGIN_ADDRESS_RATE_LIMIT`); successful logins do not count.
+    and a wrong password get the same answer. Every attempt counts against
+    the limit per email (`LOGIN_ACCOUNT_RATE_LIMIT`); failed attempts are
+    limited per client address and email (`LOGIN_RATE_LIMIT`) and per client
+    address (`LOGIN_ADDRESS_RATE_LIMIT`), where successful logins do not count.
     """
     user = operations.authenticate(data["email"], data["password"])
     token_pair = tokens.issue_tokens(user)
@@ -83,7 +71,7 @@ def login(data):
 
 
 @blp.route("/refresh", methods=["POST"])
-@limiter.limit(setting("REFRESH_RATE_LIMIT"), key_func=client_address)
+@limit_refresh
 @blp.arguments(RefreshSchema, example=REFRESH_EXAMPLE)
 @blp.response(200, TokenSchema)
 @blp.documents(401, 413, 415, 429)
@@ -92,7 +80,9 @@ def refresh(data):
     """Exchange a refresh token for a new token pair.
 
     The presented refresh token stops working. Presenting it again revokes
-    every token of that login.
+    every token of that login, except within `REFRESH_REUSE_INTERVAL_SECONDS`
+    of its replacement (two tabs refreshing at once): then it gets the
+    login's current pair.
     """
     try:
         token_pair = tokens.rotate_refresh_token(data["refresh_token"])
@@ -110,7 +100,11 @@ def refresh(data):
 @blp.documents(413, 415)
 @blp.doc(operationId="logout")
 def logout(data):
-    """Log out: the access token and the refresh token of this login stop working."""
+    """Log out: the access token and the refresh token of this login stop working.
+
+    A `refresh_token` of another login of yours ends that login too; one that
+    is malformed or not yours is ignored.
+    """
     tokens.log_out(get_jwt(), data.get("refresh_token"))
     db.session.commit()
 
@@ -126,12 +120,7 @@ def me():
 
 @blp.route("/password", methods=["POST"])
 @blp.login_required
-@limiter.limit(
-    setting("LOGIN_RATE_LIMIT"),
-    key_func=caller,
-    deduct_when=password_change_refused,
-    error_message="Too many failed password changes; try again later",
-)
+@limit_failed_password_changes
 @blp.arguments(PasswordChangeSchema, example=PASSWORD_CHANGE_EXAMPLE)
 @blp.response(204)
 @blp.documents(operations.WrongPassword, 413, 415, 429)

@@ -1,26 +1,51 @@
-from marshmallow import fields, post_load
+from marshmallow import ValidationError, fields, post_load
 from marshmallow.validate import Email, Length
 
-from eventbook.schemas import ByteLength, Schema, Text, byte_length_doc, password, reject_nul, text
+from eventbook.auth.normalization import normalize_email, password_bytes
+from eventbook.schemas import ByteLength, Schema, String, Text, byte_length_doc, reject_nul, text
 
 
 class EmailAddress(Text):
-    """An email address, compared and stored in lower case."""
+    """An email address, in the one form it is stored and compared in (`normalize_email`)."""
 
     def __init__(self, metadata=None, **kwargs):
         metadata = {"format": "email", **(metadata or {})}
         super().__init__(validate=[Length(max=255), Email()], metadata=metadata, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        return super()._deserialize(value, attr, data, **kwargs).lower()
+        try:
+            return normalize_email(super()._deserialize(value, attr, data, **kwargs))
+        except ValueError:
+            raise ValidationError("Not a valid email address.") from None
+
+
+def hashable_password(value):
+    """Refuse a new password whose normalised form bcrypt cannot hash (8 to 72 bytes)."""
+    reject_nul(value)
+    try:
+        size = len(password_bytes(value))
+    except UnicodeEncodeError:
+        raise ValidationError("Must be valid Unicode text.") from None
+    if not 8 <= size <= 72:
+        raise ValidationError("Length must be between 8 and 72 bytes in UTF-8.")
+    return value
+
+
+def password_to_set(metadata=None, **kwargs):
+    """Return a field for a new password: 8 to 72 bytes once normalised (NFKC)."""
+    metadata = byte_length_doc(8, 72, metadata)
+    metadata["description"] += " Compared in Unicode NFKC form."
+    return String(
+        required=True, load_only=True, validate=hashable_password, metadata=metadata, **kwargs
+    )
 
 
 def presented_password(metadata=None, **kwargs):
     """Return a field for a password to check: anything bcrypt can hash."""
-    return fields.String(
+    return String(
         required=True,
         load_only=True,
-        validate=[reject_nul, ByteLength(1, 72)],
+        validate=ByteLength(1, 72),
         metadata=byte_length_doc(1, 72, metadata),
         **kwargs,
     )
@@ -48,7 +73,7 @@ PASSWORD_CHANGE_EXAMPLE = {
 class RegisterSchema(Schema):
     name = text(1, 100, required=True, metadata={"example": "Ada Lovelace"})
     email = EmailAddress(required=True, metadata={"example": "ada@example.com"})
-    password = password(required=True, metadata={"example": "correct-horse-battery"})
+    password = password_to_set(metadata={"example": "correct-horse-battery"})
 
 
 class UserSchema(Schema):
@@ -65,14 +90,14 @@ class LoginSchema(Schema):
     password = presented_password(metadata={"example": "password123"})
 
     @post_load
-    def lower_email(self, data, **kwargs):
-        data["email"] = data["email"].lower()
+    def normalize(self, data, **kwargs):
+        data["email"] = normalize_email(data["email"], strict=False)
         return data
 
 
 class PasswordChangeSchema(Schema):
     current_password = presented_password(metadata={"example": "correct-horse-battery"})
-    new_password = password(required=True, metadata={"example": "new-horse-battery-staple"})
+    new_password = password_to_set(metadata={"example": "new-horse-battery-staple"})
 
 
 class TokenSchema(Schema):
@@ -90,7 +115,7 @@ class TokenSchema(Schema):
 
 
 def refresh_token_field(**kwargs):
-    return fields.String(validate=[reject_nul, Length(1, 4096)], **kwargs)
+    return String(validate=Length(1, 4096), **kwargs)
 
 
 class RefreshSchema(Schema):

@@ -1,24 +1,22 @@
-"""Booking workflows; they flush, the caller commits.
+"""Booking workflows: book or hold, confirm, cancel, read; they flush, the caller commits.
 
-Capacity is enforced by one conditional UPDATE of the event's counter, in
-the same transaction as the booking row: the database takes the slot only
-if one is free, so no number of concurrent requests can oversell. The
-CHECK on booked_count and the UNIQUE (user_id, event_id) back it up. Both
-booking and cancelling update the event row before touching bookings, so
-they take their locks in the same order.
+How a slot is taken and freed is in `eventbook.bookings.slots`. When a
+request is refused, the reason given follows one precedence (SPEC 7): an
+unknown event (or a draft, to anyone but its organiser), a cancelled event,
+a live booking already held, an event that has started, booking closed,
+booking not open yet, and last a full event.
 """
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import contains_eager, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from eventbook.bookings.schemas import booking_json
+from eventbook.bookings import slots
+from eventbook.bookings.changes import record_booking, record_entry
 from eventbook.errors import DomainError
-from eventbook.events.operations import EventNotFound
+from eventbook.events.operations import EventCancelled, EventNotFound
 from eventbook.extensions import db
-from eventbook.models import Booking, Event, utcnow
-from eventbook.webhooks.changes import record_change
+from eventbook.models import Booking, Event, WaitlistEntry, utcnow
 
 
 class EventFull(DomainError):
@@ -33,73 +31,180 @@ class EventPast(DomainError):
     message = "Event has already taken place"
 
 
+class BookingClosed(DomainError):
+    message = "Booking has closed"
+
+
+class BookingNotOpen(DomainError):
+    message = "Booking is not open yet"
+
+
+class HoldExpired(DomainError):
+    message = "Hold has expired"
+
+
+class BookingCancelled(DomainError):
+    message = "Booking has been cancelled"
+
+
+class CancellationDeadlinePassed(DomainError):
+    message = "Cancellation deadline has passed"
+
+
 class BookingNotFound(DomainError):
     status_code = 404
     message = "Booking not found"
 
 
-def _has_booking(user_id, event_id):
+# The refusals of a booking window, by `Event.booking_state()`.
+WINDOW_REFUSALS = {
+    "cancelled": EventCancelled,
+    "past": EventPast,
+    "closed": BookingClosed,
+    "draft": BookingNotOpen,
+    "not_open": BookingNotOpen,
+}
+
+
+def has_live_booking(user_id, event_id):
     return (
         db.session.scalar(
-            select(Booking.id).where(Booking.user_id == user_id, Booking.event_id == event_id)
+            select(Booking.id).where(
+                Booking.user_id == user_id,
+                Booking.event_id == event_id,
+                Booking.status.in_(("held", "confirmed")),
+            )
         )
         is not None
     )
 
 
-def _refusal(user_id, event_id, now):
-    """Explain why no slot could be taken."""
-    event = db.session.get(Event, event_id)
-    if event is None:
-        return EventNotFound()
-    if _has_booking(user_id, event_id):
-        return AlreadyBooked()
-    if event.has_taken_place(now):
-        return EventPast()
-    return EventFull()
-
-
-def _insert_booking(user_id, event_id, now):
-    """Insert a booking unless the user holds one for the event; return it or None."""
-    insert = postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
-    return db.session.scalar(
-        insert(Booking)
-        .values(user_id=user_id, event_id=event_id, created_at=now)
-        .on_conflict_do_nothing(index_elements=[Booking.user_id, Booking.event_id])
-        .returning(Booking)
-    )
-
-
-def book_event(user_id, event_id, now=None):
-    """Book one slot of an event for a user.
+def lock_visible_event(event_id, user_id):
+    """Lock and settle an event the user may see; a draft is visible to its organiser only.
 
     :raises EventNotFound:
-    :raises AlreadyBooked: the user holds a booking for this event.
-    :raises EventPast: the event has started.
-    :raises EventFull: no slot is free.
-
-    After an error the transaction holds a taken slot: the caller must not
-    commit it (a request that fails ends with a rollback).
     """
-    now = now or utcnow()
-    event = db.session.scalar(
-        update(Event)
-        .where(
-            Event.id == event_id,
-            Event.booked_count < Event.total_slots,
-            Event.event_date > now,
-        )
-        .values(booked_count=Event.booked_count + 1)
-        .returning(Event)
-        .execution_options(synchronize_session=False, populate_existing=True)
-    )
+    event = slots.lock_event(event_id)
+    if event is None or (event.status == "draft" and event.organizer_id != user_id):
+        raise EventNotFound()
+    return slots.settle(event)
+
+
+def refusal(event, user_id, full=EventFull):
+    """Explain, in the order of precedence, why `user_id` cannot book the settled event."""
+    state = event.booking_state()
+    if state == "cancelled":
+        return EventCancelled()
+    if has_live_booking(user_id, event.id):
+        return AlreadyBooked()
+    if state != "open":
+        return WINDOW_REFUSALS[state]()
+    return full()
+
+
+def book_event(user_id, event_id, hold=False):
+    """Book one slot of an event for a user, confirmed or held.
+
+    :param hold: hold the slot until `expires_at` (`HOLD_TTL_SECONDS` from
+        now) instead of confirming it.
+    :returns: the booking, with its event.
+    :raises EventNotFound: no such event, or a draft of someone else.
+    :raises EventCancelled, AlreadyBooked, EventPast, BookingClosed,
+        BookingNotOpen, EventFull: in that order of precedence.
+
+    After an error the transaction may hold a taken slot: the caller must
+    not commit it (a request that fails ends with a rollback).
+    """
+    event = slots.take_slot(event_id, hold)
     if event is None:
-        raise _refusal(user_id, event_id, now)
-    booking = _insert_booking(user_id, event_id, now)
+        event = lock_visible_event(event_id, user_id)
+        event = slots.take_slot(event_id, hold, locked=True)
+        if event is None:
+            raise refusal(db.session.get(Event, event_id), user_id)
+    booking = slots.insert_booking(user_id, event_id, hold)
     if booking is None:
         raise AlreadyBooked()
     set_committed_value(booking, "event", event)
-    record_change("booking.confirmed", event_id, booking_json(booking))
+    record_booking("booking.held" if hold else "booking.confirmed", booking, event)
+    return booking
+
+
+def _lock_booking(user_id, booking_id):
+    """Lock the event of a user's booking, settle it, and return the booking re-read.
+
+    :raises BookingNotFound: no such booking, or it belongs to someone else.
+    """
+    event_id = db.session.scalar(
+        select(Booking.event_id).where(Booking.id == booking_id, Booking.user_id == user_id)
+    )
+    if event_id is None:
+        raise BookingNotFound()
+    event = slots.settle(slots.lock_event(event_id))
+    booking = db.session.get(Booking, booking_id, populate_existing=True)
+    set_committed_value(booking, "event", event)
+    return booking
+
+
+def confirm_booking(user_id, booking_id):
+    """Confirm a held booking of `user_id`; a confirmed one is returned unchanged.
+
+    Confirming an offer from the waitlist accepts it. A hold may be
+    confirmed until the event starts, even after booking has closed.
+
+    :raises BookingNotFound: no such booking, or it belongs to someone else.
+    :raises HoldExpired, BookingCancelled, EventCancelled, EventPast:
+    """
+    booking = _lock_booking(user_id, booking_id)
+    if booking.status == "confirmed":
+        return booking
+    if booking.status != "held":
+        raise {"expired": HoldExpired, "cancelled": BookingCancelled}.get(
+            booking.status, EventCancelled
+        )()
+    if booking.event.has_taken_place():
+        raise EventPast()
+    now = utcnow()
+    booking.status, booking.confirmed_at = "confirmed", now
+    accepted = db.session.scalars(
+        update(WaitlistEntry)
+        .where(WaitlistEntry.booking_id == booking.id, WaitlistEntry.status == "offered")
+        .values(status="accepted", closed_at=now)
+        .returning(WaitlistEntry)
+        .execution_options(populate_existing=True, synchronize_session=False)
+    ).all()
+    db.session.flush()
+    event = slots.adjust_counters(
+        booking.event_id,
+        held_count=Event.held_count - 1,
+        booked_count=Event.booked_count + 1,
+    )
+    record_booking("booking.confirmed", booking, event)
+    for entry in accepted:
+        record_entry("waitlist.accepted", entry, event)
+    return booking
+
+
+def cancel_booking(user_id, booking_id):
+    """Cancel a booking of `user_id` (or release a hold); its slot is offered on.
+
+    Cancelling a booking that is no longer live changes nothing.
+
+    :raises BookingNotFound: no such booking, or it belongs to someone else.
+    :raises EventPast: the event has started.
+    :raises CancellationDeadlinePassed: a confirmed booking after the
+        event's cancellation deadline (a hold may be released until the start).
+    """
+    booking = _lock_booking(user_id, booking_id)
+    if booking.status not in ("held", "confirmed"):
+        return booking
+    event = booking.event
+    now = utcnow()
+    if event.has_taken_place(now):
+        raise EventPast()
+    deadline = event.cancellation_deadline
+    if booking.status == "confirmed" and deadline is not None and deadline <= now:
+        raise CancellationDeadlinePassed()
+    slots.release(event, booking, "cancelled", now)
     return booking
 
 
@@ -118,20 +223,21 @@ def get_booking(user_id, booking_id):
     return booking
 
 
-def list_bookings(user_id, skip, limit):
-    """Return a page of a user's bookings, newest first, and their number.
+def list_bookings(user_id, skip, limit, statuses=("held", "confirmed")):
+    """Return a page of a user's bookings in `statuses`, newest first, and their number.
 
+    Statuses are read as of now: a hold past its expiry is `expired`.
     One statement: a user's bookings are few, so the page is read directly
     through the (user_id, created_at) index, with each booking's event and
-    the number of the user's bookings beside it.
+    the number of matches beside it.
     """
-    mine = Booking.user_id == user_id
-    total = select(func.count()).select_from(Booking).where(mine).scalar_subquery()
+    mine = (Booking.user_id == user_id, Booking.current_status.in_(statuses))
+    total = select(func.count()).select_from(Booking).where(*mine).scalar_subquery()
     rows = db.session.execute(
         select(Booking, total)
         .join(Booking.event)
         .options(contains_eager(Booking.event))
-        .where(mine)
+        .where(*mine)
         .order_by(Booking.created_at.desc(), Booking.id.desc())
         .offset(skip)
         .limit(limit)
@@ -139,35 +245,3 @@ def list_bookings(user_id, skip, limit):
     if not rows:  # past the last page: nothing carried the number
         return [], db.session.scalar(select(total))
     return [row[0] for row in rows], rows[0][1]
-
-
-def cancel_booking(user_id, booking_id, now=None):
-    """Cancel a booking of `user_id`; its slot is free again.
-
-    :raises BookingNotFound: no such booking, or it belongs to someone else.
-    :raises EventPast: the event has started.
-    """
-    now = now or utcnow()
-    event_id = db.session.scalar(
-        select(Booking.event_id).where(Booking.id == booking_id, Booking.user_id == user_id)
-    )
-    if event_id is None:
-        raise BookingNotFound()
-    released = db.session.execute(
-        update(Event)
-        .where(Event.id == event_id, Event.event_date > now)
-        .values(booked_count=Event.booked_count - 1)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if released != 1:
-        raise EventPast()
-    booking = db.session.scalar(
-        delete(Booking)
-        .where(Booking.id == booking_id, Booking.user_id == user_id)
-        .returning(Booking)
-        .execution_options(synchronize_session=False)
-    )
-    if booking is None:
-        raise BookingNotFound()  # cancelled concurrently; the caller rolls back
-    set_committed_value(booking, "event", db.session.get(Event, event_id, populate_existing=True))
-    record_change("booking.cancelled", event_id, booking_json(booking))

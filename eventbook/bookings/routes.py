@@ -6,13 +6,14 @@ from eventbook.bookings import idempotency, operations
 from eventbook.bookings.schemas import (
     BOOKING_CREATE_EXAMPLE,
     BookingCreateSchema,
+    BookingListArgs,
     BookingSchema,
     IdempotencyHeaders,
 )
-from eventbook.events.operations import EventNotFound
-from eventbook.extensions import db, limiter
-from eventbook.schemas import TOTAL_COUNT_HEADER, PageArgs
-from eventbook.throttling import caller, setting
+from eventbook.events.operations import EventCancelled, EventNotFound
+from eventbook.extensions import db
+from eventbook.schemas import TOTAL_COUNT_HEADER
+from eventbook.throttling import limit_bookings
 
 blp = Blueprint("bookings", __name__, url_prefix="/bookings", description="Your bookings.")
 
@@ -20,14 +21,17 @@ blp = Blueprint("bookings", __name__, url_prefix="/bookings", description="Your 
 @blp.route("")
 class Bookings(MethodView):
     @blp.login_required
-    @limiter.limit(setting("BOOKING_RATE_LIMIT"), key_func=caller)
+    @limit_bookings
     @blp.arguments(IdempotencyHeaders, location="headers")
     @blp.arguments(BookingCreateSchema, example=BOOKING_CREATE_EXAMPLE)
     @blp.response(201, BookingSchema)
     @blp.documents(
+        EventCancelled,
         operations.AlreadyBooked,
-        operations.EventFull,
         operations.EventPast,
+        operations.BookingClosed,
+        operations.BookingNotOpen,
+        operations.EventFull,
         idempotency.KeyReused,
         EventNotFound,
         idempotency.RequestInFlight,
@@ -37,7 +41,12 @@ class Bookings(MethodView):
     )
     @blp.doc(operationId="bookEvent")
     def post(self, headers, data):
-        """Book a slot of an event.
+        """Book a slot of an event, or hold one through checkout.
+
+        With `"hold": true` the booking is `held` until its `expires_at`
+        (HOLD_TTL_SECONDS) and must be confirmed with POST
+        /bookings/{id}/confirm; otherwise it is `confirmed` at once. A draft
+        is unknown (404) to everyone but its organiser.
 
         Every request counts against the per-user limit (`BOOKING_RATE_LIMIT`,
         5 per minute by default). With an `Idempotency-Key`, a retry of the
@@ -47,13 +56,13 @@ class Bookings(MethodView):
         still running is a 409 with `Retry-After`.
         """
         if "key" not in headers:
-            booking = operations.book_event(current_user.id, data["event_id"])
+            booking = operations.book_event(current_user.id, **data)
             db.session.commit()
             return booking
         with idempotency.attempt(current_user.id, headers["key"], data) as attempt:
             if attempt.is_replay:
                 return attempt.replayed_response()
-            booking = operations.book_event(current_user.id, data["event_id"])
+            booking = operations.book_event(current_user.id, **data)
             attempt.succeed(201, BookingSchema().dump(booking))
             db.session.commit()
             return booking
@@ -62,15 +71,18 @@ class Bookings(MethodView):
 @blp.route("/my")
 class MyBookings(MethodView):
     @blp.login_required
-    @blp.arguments(PageArgs, location="query")
+    @blp.arguments(BookingListArgs, location="query")
+    @blp.etag(per_caller=True)
     @blp.response(200, BookingSchema(many=True), headers=TOTAL_COUNT_HEADER)
     @blp.doc(operationId="listMyBookings")
     def get(self, args):
         """List your bookings, newest first, each with its event.
 
+        `status` filters (default `held,confirmed`; `all` for every status).
         Page with `skip` and `limit`; the `X-Total-Count` header gives the
-        number of your bookings.
+        number of matches.
         """
+        args["statuses"] = args.pop("status")
         bookings, total = operations.list_bookings(current_user.id, **args)
         return bookings, {"X-Total-Count": str(total)}
 
@@ -78,6 +90,7 @@ class MyBookings(MethodView):
 @blp.route("/<id:booking_id>")
 class BookingById(MethodView):
     @blp.login_required
+    @blp.etag(per_caller=True)
     @blp.response(200, BookingSchema)
     @blp.documents(operations.BookingNotFound)
     @blp.doc(operationId="getBooking")
@@ -90,12 +103,40 @@ class BookingById(MethodView):
 
     @blp.login_required
     @blp.response(204)
-    @blp.documents(operations.EventPast, operations.BookingNotFound)
+    @blp.documents(
+        operations.EventPast, operations.CancellationDeadlinePassed, operations.BookingNotFound
+    )
     @blp.doc(operationId="cancelBooking")
     def delete(self, booking_id):
-        """Cancel one of your bookings; its slot is free again.
+        """Cancel one of your bookings, or release a hold; its slot is offered on.
 
-        Bookings of events that have taken place cannot be cancelled.
+        The booking is kept with status `cancelled`. A confirmed booking can
+        be cancelled until the event's cancellation deadline, a hold until
+        the event starts; cancelling a booking that is no longer live
+        changes nothing.
         """
         operations.cancel_booking(current_user.id, booking_id)
         db.session.commit()
+
+
+@blp.route("/<id:booking_id>/confirm")
+class ConfirmBooking(MethodView):
+    @blp.login_required
+    @blp.response(200, BookingSchema)
+    @blp.documents(
+        operations.HoldExpired,
+        operations.BookingCancelled,
+        EventCancelled,
+        operations.EventPast,
+        operations.BookingNotFound,
+    )
+    @blp.doc(operationId="confirmBooking")
+    def post(self, booking_id):
+        """Confirm a held booking (a hold, or an offer from the waitlist).
+
+        Confirming a confirmed booking changes nothing. A hold may be
+        confirmed until the event starts, even after booking has closed.
+        """
+        booking = operations.confirm_booking(current_user.id, booking_id)
+        db.session.commit()
+        return booking

@@ -1,14 +1,18 @@
-"""Event workflows; they flush, the caller commits."""
+"""Event workflows: create, change, publish, cancel, delete, list; they flush, the caller commits.
 
-from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
+An event is a `draft` (seen by its organiser only), `published` (listed and
+bookable within its booking window) or `cancelled` (readable by id, never
+listed, its bookings `event_cancelled`).
+"""
 
+from sqlalchemy import exists, or_, select, update
+
+from eventbook.bookings import slots
+from eventbook.bookings.changes import record_booking, record_event
 from eventbook.errors import DomainError
-from eventbook.events.schemas import event_json
 from eventbook.extensions import db
-from eventbook.models import Event, EventTotal, utcnow
+from eventbook.models import Booking, Event, EventTotal, WaitlistEntry, utcnow
 from eventbook.pagination import page_with_total
-from eventbook.webhooks.changes import record_change
 
 
 class EventNotFound(DomainError):
@@ -21,41 +25,66 @@ class NotOrganizer(DomainError):
     message = "Only the organizer of this event can change it"
 
 
+class EventCancelled(DomainError):
+    message = "Event has been cancelled"
+
+
+class EventStarted(DomainError):
+    message = "Event has already taken place"
+
+
+class EventHasBookings(DomainError):
+    status_code = 409
+    message = "Event has bookings; cancel it instead"
+
+
 class SlotsBelowBookings(DomainError):
-    message = "total_slots cannot be lower than the number of bookings"
+    message = "total_slots cannot be lower than the number of bookings and holds"
 
-    def __init__(self, booked):
-        super().__init__(f"{self.message} ({booked})")
+    def __init__(self, taken):
+        super().__init__(f"{self.message} ({taken})")
 
 
-def get_event(event_id):
-    """:raises EventNotFound:"""
+class InvalidSchedule(DomainError):
+    """The dates of an event contradict each other once a change is applied."""
+
+    def __init__(self, message):
+        super().__init__(message)
+
+
+def get_event(event_id, user_id=None):
+    """Return an event; a draft only to its organiser.
+
+    :raises EventNotFound:
+    """
     event = db.session.get(Event, event_id)
-    if event is None:
+    if event is None or (event.status == "draft" and event.organizer_id != user_id):
         raise EventNotFound()
     return event
 
 
 def get_own_event(event_id, user_id):
-    """Return the event for a change by its organizer, locked until commit.
+    """Return the event for a change by its organizer, locked and settled until commit.
 
     :raises EventNotFound:
     :raises NotOrganizer: `user_id` did not organize it.
     """
-    event = db.session.get(Event, event_id, with_for_update=True)
-    if event is None:
+    event = slots.lock_event(event_id)
+    if event is None or (event.status == "draft" and event.organizer_id != user_id):
         raise EventNotFound()
     if event.organizer_id != user_id:
         raise NotOrganizer()
-    return event
+    return slots.settle(event)
 
 
 def _escape_like(text):
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _filters(upcoming=False, q=None):
-    filters = []
+def _filters(upcoming=False, q=None, organizer_id=None):
+    filters = [Event.status == "published"] if organizer_id is None else []
+    if organizer_id is not None:
+        filters.append(Event.organizer_id == organizer_id)
     if upcoming:
         filters.append(Event.event_date > utcnow())
     if q:
@@ -69,19 +98,26 @@ def _filters(upcoming=False, q=None):
     return filters
 
 
-def list_events(skip, limit, upcoming=False, q=None):
-    """Return a page of events ordered by date, and the number of matches.
+def list_events(skip, limit, upcoming=False, q=None, organizer_id=None, after=None):
+    """Return a `Page` of events ordered by date, with the number of matches.
 
-    Unfiltered, the number is the one the triggers keep in `event_total`:
-    counting every event would cost more than the page, and grow with it.
+    Published events only, unless `organizer_id` asks for that organiser's
+    events in every status. Unfiltered, the number is the one the triggers
+    keep in `event_total`: counting every event would cost more than the
+    page, and grow with it.
+
+    :param after: the (event_date, id) of the last event seen: the page
+        starts right after it.
     """
-    filters = _filters(upcoming, q)
-    total = None if filters else select(EventTotal.events)
-    return page_with_total(Event, filters, (Event.event_date, Event.id), skip, limit, total)
+    filters = _filters(upcoming, q, organizer_id)
+    plain = not upcoming and not q and organizer_id is None
+    total = select(EventTotal.events) if plain else None
+    order = (Event.event_date, Event.id)
+    return page_with_total(Event, filters, order, skip, limit, total, after)
 
 
 def top_booked(limit, upcoming=False):
-    """Return the most booked events, read from the indexed booking counter."""
+    """Return the most booked published events, read from the indexed booking counter."""
     return db.session.scalars(
         select(Event)
         .where(*_filters(upcoming))
@@ -90,35 +126,113 @@ def top_booked(limit, upcoming=False):
     ).all()
 
 
+def check_schedule(event):
+    """Check that an event's dates agree with each other.
+
+    :raises InvalidSchedule: a booking window or deadline after the event's
+        start, booking closing before it opens, or an end before the start.
+    """
+    for name in ("booking_opens_at", "booking_closes_at", "cancellation_deadline"):
+        value = getattr(event, name)
+        if value is not None and value > event.event_date:
+            raise InvalidSchedule(f"{name} must not be after event_date")
+    opens, closes = event.booking_opens_at, event.booking_closes_at
+    if opens is not None and closes is not None and opens >= closes:
+        raise InvalidSchedule("booking_opens_at must be before booking_closes_at")
+    if event.ends_at is not None and event.ends_at <= event.event_date:
+        raise InvalidSchedule("ends_at must be after event_date")
+
+
 def create_event(organizer_id, **fields):
+    """Create an event organised by `organizer_id`, `published` unless `status` says `draft`.
+
+    :raises InvalidSchedule:
+    """
     event = Event(organizer_id=organizer_id, booked_count=0, **fields)
+    check_schedule(event)
     db.session.add(event)
     db.session.flush()
-    record_change("event.created", event.id, event_json(event))
+    record_event("event.created", event)
     return event
 
 
 def update_event(event, changes):
-    """Apply `changes` to a locked event.
+    """Apply `changes` to a locked, settled event; new slots go to the waitlist at once.
 
-    :raises SlotsBelowBookings: total_slots would drop below its bookings.
+    :raises EventCancelled:
+    :raises SlotsBelowBookings: total_slots would drop below the confirmed
+        bookings and live holds.
+    :raises InvalidSchedule:
     """
-    if changes.get("total_slots", event.total_slots) < event.booked_count:
-        raise SlotsBelowBookings(event.booked_count)
+    if event.status == "cancelled":
+        raise EventCancelled()
+    taken = event.booked_count + event.held_count
+    if changes.get("total_slots", event.total_slots) < taken:
+        raise SlotsBelowBookings(taken)
     for name, value in changes.items():
         setattr(event, name, value)
-    try:
+    check_schedule(event)
+    event.sequence += 1
+    db.session.flush()
+    record_event("event.updated", event)
+    return slots.settle(event)
+
+
+def publish_event(event):
+    """Publish a locked draft; publishing a published event changes nothing.
+
+    :raises EventCancelled:
+    """
+    if event.status == "cancelled":
+        raise EventCancelled()
+    if event.status == "draft":
+        event.status = "published"
+        event.sequence += 1
         db.session.flush()
-    except IntegrityError:
-        # Only where the database cannot lock the row (SQLite) can a booking
-        # slip in between the check and the update; the CHECK stops it.
-        db.session.rollback()
-        raise SlotsBelowBookings(get_event(event.id).booked_count) from None
-    record_change("event.updated", event.id, event_json(event))
+        record_event("event.published", event)
+    return event
+
+
+def cancel_event(event, reason=None):
+    """Cancel a locked event: its live bookings become `event_cancelled`, its waitlist closes.
+
+    :raises EventCancelled: it already was.
+    :raises EventStarted: it has taken place.
+    """
+    if event.status == "cancelled":
+        raise EventCancelled()
+    now = utcnow()
+    if event.has_taken_place(now):
+        raise EventStarted()
+    cancelled = db.session.scalars(
+        update(Booking)
+        .where(Booking.event_id == event.id, Booking.status.in_(("held", "confirmed")))
+        .values(status="event_cancelled", cancelled_at=now)
+        .returning(Booking)
+        .execution_options(populate_existing=True, synchronize_session=False)
+    ).all()
+    slots.close_waitlist(event, statuses=("waiting", "offered"))
+    event.status, event.cancelled_at, event.cancellation_reason = "cancelled", now, reason
+    event.booked_count = event.held_count = event.waiting_count = 0
+    event.next_hold_expiry = None
+    event.sequence += 1
+    db.session.flush()
+    record_event("event.cancelled", event)
+    for booking in cancelled:
+        record_booking("booking.event_cancelled", booking, event)
     return event
 
 
 def delete_event(event):
-    """Delete an event; the database deletes its bookings with it."""
+    """Delete an event that never had a booking or a waitlist entry.
+
+    :raises EventHasBookings: it has (or had) some; cancel it instead.
+    """
+    history = or_(
+        exists().where(Booking.event_id == event.id),
+        exists().where(WaitlistEntry.event_id == event.id),
+    )
+    if db.session.scalar(select(history)):
+        raise EventHasBookings()
     db.session.delete(event)
     db.session.flush()

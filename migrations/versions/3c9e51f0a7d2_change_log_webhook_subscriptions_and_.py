@@ -1,7 +1,7 @@
 """The change log, webhook subscriptions and their deliveries
 
 Revision ID: 3c9e51f0a7d2
-Revises: b6e2d0c7a9f1
+Revises: d41c7a9e5b20
 Create Date: 2026-11-29 20:09:56.678718
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "3c9e51f0a7d2"
-down_revision = "b6e2d0c7a9f1"
+down_revision = "d41c7a9e5b20"
 branch_labels = None
 depends_on = None
 

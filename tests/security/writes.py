@@ -28,7 +28,8 @@ def valid_writes(event_id, subscription_id=1):
             },
         ),
         ("PATCH", f"/events/{event_id}", {"title": "T"}),
-        ("POST", "/bookings", {"event_id": event_id}),
+        ("POST", f"/events/{event_id}/cancel", {"reason": "Rain"}),
+        ("POST", "/bookings", {"event_id": event_id, "hold": True}),
         ("POST", "/webhooks", {"url": "https://93.184.215.14/hook"}),
         ("PATCH", f"/webhooks/{subscription_id}", {"description": "d"}),
     ]
