@@ -1,18 +1,25 @@
 # eventbook: `make run` serves the API, `make test` runs the tests,
 # `make openapi` rewrites the committed OpenAPI snapshot (docs/openapi.json),
-# `make bench` measures the API under load (docs/benchmarks.md; needs PostgreSQL).
+# `make bench` measures the API under load (docs/benchmarks.md; needs PostgreSQL),
+# `make worker` runs a webhook delivery worker (docs/deployment.md).
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint openapi bench clean secret-key
+.PHONY: run worker test lint openapi bench clean secret-key
 
+# gunicorn, and one webhook delivery worker beside it; Ctrl-C stops both.
 run: $(VENV)/.runtime .env secret-key
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed
 	@$(BIN)/python -c "$$RUN_BANNER"
+	$(BIN)/flask deliver-webhooks & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; trap 'exit 130' INT TERM; \
 	$(BIN)/gunicorn wsgi:app
+
+worker: $(VENV)/.runtime .env secret-key
+	$(BIN)/flask deliver-webhooks
 
 define RUN_BANNER
 import os

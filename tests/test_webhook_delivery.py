@@ -1,6 +1,7 @@
 """Delivering webhooks to a real HTTP receiver, verified with standardwebhooks' verifier."""
 
 import json
+import re
 import time
 from datetime import datetime, timedelta
 
@@ -16,6 +17,7 @@ from eventbook.webhooks import delivery
 from eventbook.webhooks.changes import prune_changes, record_change
 from eventbook.webhooks.delivery import claim_delivery, deliver_due, retry_wait
 from eventbook.webhooks.models import Change, WebhookDelivery, WebhookSubscription
+from tests.live import ROOT
 from tests.receiver import receiving
 
 EVENT = {
@@ -388,3 +390,32 @@ def test_the_worker_command_delivers(app, client, organizer):
         result = app.test_cli_runner().invoke(args=["deliver-webhooks", "--once"])
     assert result.exit_code == 0 and "1 delivery attempts" in result.output
     assert len(receiver.requests) == 1
+
+
+def readme_receiver():
+    """Return the README's Python verification snippet."""
+    readme = (ROOT / "README.md").read_text()
+    [snippet] = [
+        block
+        for block in re.findall(r"^```python\n(.*?)^```$", readme, re.DOTALL | re.MULTILINE)
+        if "from standardwebhooks import" in block
+    ]
+    return snippet
+
+
+def test_the_readme_snippet_verifies_a_real_delivery(app, client, organizer, capsys):
+    _, headers = organizer
+    with receiving() as receiver:
+        subscription = subscribe(client, headers, receiver.url)
+        client.post("/events", json=EVENT, headers=headers)
+        deliver(app)
+    [request] = receiver.requests
+    namespace = {}
+    exec(readme_receiver().replace("whsec_...", subscription["secret"]), namespace)
+    receive = namespace["receive"]
+    assert receive(request["body"], request["headers"]) == 204
+    assert capsys.readouterr().out.startswith("event.created ")
+    assert receive(request["body"], request["headers"]) == 204  # a retry: handled once
+    assert capsys.readouterr().out == ""
+    tampered = request["body"].replace(b"Meetup", b"Meetup!")
+    assert receive(tampered, request["headers"]) == 400

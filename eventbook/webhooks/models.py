@@ -21,7 +21,11 @@ class Change(db.Model):
     """
 
     __tablename__ = "changes"
-    __table_args__ = (Index("ix_changes_organizer_id_id", "organizer_id", "id"),)
+    __table_args__ = (
+        Index("ix_changes_organizer_id_id", "organizer_id", "id"),
+        # The feed's pages on PostgreSQL: the changes of transactions since a snapshot.
+        Index("ix_changes_organizer_id_xid", "organizer_id", "xid"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     type: Mapped[str] = mapped_column(String(40))

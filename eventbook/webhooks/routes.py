@@ -7,6 +7,7 @@ from eventbook.schemas import PageArgs
 from eventbook.webhooks import changes, operations
 from eventbook.webhooks.schemas import (
     WEBHOOK_CREATE_EXAMPLE,
+    WEBHOOK_UPDATE_EXAMPLE,
     ChangeListArgs,
     ChangePageSchema,
     DeliveryAttemptSchema,
@@ -87,7 +88,7 @@ class WebhookById(MethodView):
         return operations.get_subscription(current_user.id, subscription_id)
 
     @webhooks_blp.login_required
-    @webhooks_blp.arguments(WebhookUpdateSchema)
+    @webhooks_blp.arguments(WebhookUpdateSchema, example=WEBHOOK_UPDATE_EXAMPLE)
     @webhooks_blp.response(200, WebhookSchema)
     @webhooks_blp.documents(operations.TargetNotAllowed, operations.SubscriptionNotFound, 413, 415)
     @webhooks_blp.doc(operationId="updateWebhook")

@@ -91,6 +91,7 @@ WEBHOOK_CREATE_EXAMPLE = {
     "events": ["booking.confirmed", "booking.cancelled"],
     "description": "CRM sync",
 }
+WEBHOOK_UPDATE_EXAMPLE = {"active": True}
 
 
 class WebhookCreateSchema(Schema):
