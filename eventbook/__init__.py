@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from flask import Flask
 
 from config import Config, check_production_config, engine_options, normalize_database_url
-from eventbook import database, metrics, models  # noqa: F401  (listeners, tables)
+from eventbook import database, metrics, models  # noqa: F401  (registers the tables)
 from eventbook.auth.routes import blp as auth_blp
 from eventbook.auth.tokens import register_token_loaders
 from eventbook.bookings.routes import blp as bookings_blp
@@ -54,7 +54,10 @@ def load_config(app, config):
     uri = normalize_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config["SQLALCHEMY_DATABASE_URI"] = uri
     # Chosen for the database actually used, unless a setting gives them.
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(uri))
+    app.config.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS",
+        engine_options(uri, app.config["DATABASE_TRANSACTION_POOLING"]),
+    )
     if app.config["RATELIMIT_STORAGE_URI"].startswith(("redis://", "rediss://")):
         # A Redis that stops answering must not hang requests.
         app.config.setdefault(
@@ -68,6 +71,7 @@ def register_extensions(app):
     # its response hook runs last, after the extensions' own.
     register_middleware(app)
     db.init_app(app)
+    database.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIRECTORY)
     jwt.init_app(app)
     register_token_loaders(jwt)
