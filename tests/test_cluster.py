@@ -39,7 +39,14 @@ from tests.cluster import (
 )
 from tests.conftest import TEST_SETTINGS
 
-pytestmark = [pytest.mark.postgresql, pytest.mark.redis, pytest.mark.live, pytest.mark.cluster]
+pytestmark = [
+    pytest.mark.postgresql,
+    pytest.mark.redis,
+    pytest.mark.live,
+    pytest.mark.cluster,
+    # One at a time: each test runs servers of its own and measures them.
+    pytest.mark.xdist_group("cluster"),
+]
 
 STORM_SECONDS = float(os.environ.get("CLUSTER_STORM_SECONDS", "30"))
 # No answer from the application: nginx says 502 when a worker dies mid-request.
@@ -579,7 +586,7 @@ def pgbouncer_transactions(bouncer, database_url):
             rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
     finally:
         connection.close()
-    return next(row["total_xact_count"] for row in rows if row["database"] == name)
+    return next(int(row["total_xact_count"]) for row in rows if row["database"] == name)
 
 
 POOLED = {"DATABASE_TRANSACTION_POOLING": "1"}
