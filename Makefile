@@ -31,8 +31,12 @@ print("Demo logins: user1@test.com ... user5@test.com and organizer@test.com, pa
 endef
 export RUN_BANNER
 
+# One pytest worker per core (TEST_WORKERS=1 for one process); the tests of
+# one group (the cluster, the browser) stay on one worker.
+TEST_WORKERS ?= auto
+
 test: $(VENV)/.dev
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 openapi: $(VENV)/.runtime .env secret-key
 	$(BIN)/flask openapi write --format=json docs/openapi.json

@@ -17,7 +17,9 @@ load_dotenv()
 DEFAULT_SECRET_KEY = "eventbook-development-key-do-not-use-in-production"
 MIN_SECRET_KEY_BYTES = 32
 ALLOWED_ALGORITHMS = ("HS256", "HS384", "HS512")
-# Every PostgreSQL transaction runs with these (eventbook/database.py).
+# Every PostgreSQL session (or, with DATABASE_TRANSACTION_POOLING, every
+# transaction: eventbook/database.py) runs with these: a statement that waits
+# on a lock or runs away becomes a clear 503 instead of a hung worker.
 LOCK_TIMEOUT_MS = 5000
 STATEMENT_TIMEOUT_MS = 15000
 # The documented defaults of the rate limits, by setting name.
@@ -66,8 +68,13 @@ def normalize_database_url(url):
     return url
 
 
-def engine_options(url):
-    """Return SQLAlchemy engine options suited to the database in `url`."""
+def engine_options(url, transaction_pooling=False):
+    """Return SQLAlchemy engine options suited to the database in `url`.
+
+    :param transaction_pooling: `url` is a pooler in transaction pooling mode
+        (PgBouncer), which refuses session options: eventbook/database.py
+        sets the timeouts per transaction instead.
+    """
     # Statement parameters (password hashes among them) stay out of log lines
     # and of the messages of database errors, at every log level.
     options = {"hide_parameters": True}
@@ -78,11 +85,16 @@ def engine_options(url):
             "pool_size": env_int("DATABASE_POOL_SIZE", 10),
             "max_overflow": env_int("DATABASE_MAX_OVERFLOW", 10),
             "pool_timeout": 10,
-            # lock_timeout and statement_timeout are set per transaction
-            # (eventbook/database.py): PgBouncer refuses libpq `options`.
-            "connect_args": {"connect_timeout": 5, "application_name": "eventbook"},
+            "connect_args": {
+                "connect_timeout": 5,
+                "application_name": "eventbook",
+                **({} if transaction_pooling else {"options": SESSION_OPTIONS}),
+            },
         }
     return options
+
+
+SESSION_OPTIONS = f"-c lock_timeout={LOCK_TIMEOUT_MS} -c statement_timeout={STATEMENT_TIMEOUT_MS}"
 
 
 API_DESCRIPTION = """\
@@ -118,6 +130,8 @@ class Config:
     SQLALCHEMY_DATABASE_URI = normalize_database_url(
         os.environ.get("DATABASE_URL", "sqlite:///eventbook.db")
     )
+    # DATABASE_URL names PgBouncer in transaction pooling mode.
+    DATABASE_TRANSACTION_POOLING = env_bool("DATABASE_TRANSACTION_POOLING")
 
     # Tokens
     JWT_ALGORITHM = os.environ.get("ALGORITHM", "HS256")

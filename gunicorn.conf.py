@@ -1,5 +1,6 @@
 """gunicorn settings for eventbook, read from the environment (see the README)."""
 
+import atexit
 import glob
 import os
 import shutil
@@ -10,12 +11,19 @@ from gunicorn.glogging import Logger
 
 load_dotenv()
 
+
+def _remove_when_done(path, made_by=os.getpid()):  # noqa: B008  (the master's pid)
+    """Remove `path` when the master ends (the workers inherit the hook)."""
+    if os.getpid() == made_by:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 # Metrics (eventbook/metrics.py): each worker writes its values to files in
 # this directory, and a scrape adds them up. It must be set before
 # prometheus_client is imported, and start empty.
-_metrics_directory_made = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-if _metrics_directory_made:
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="eventbook-metrics-")
+    atexit.register(_remove_when_done, os.environ["PROMETHEUS_MULTIPROC_DIR"])
 os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 for _stale in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db")):
     os.remove(_stale)
@@ -130,8 +138,3 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
-
-
-def on_exit(server):
-    if _metrics_directory_made:
-        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

@@ -68,7 +68,10 @@ def load_config(app, config):
     uri = normalize_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config["SQLALCHEMY_DATABASE_URI"] = uri
     # Chosen for the database actually used, unless a setting gives them.
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options(uri))
+    app.config.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS",
+        engine_options(uri, app.config["DATABASE_TRANSACTION_POOLING"]),
+    )
     if app.config["RATELIMIT_STORAGE_URI"].startswith(("redis://", "rediss://")):
         # A Redis that stops answering must not hang requests.
         app.config.setdefault(
@@ -84,6 +87,7 @@ def register_extensions(app):
     # Then: the body is read, bounded and parsed before anything can answer.
     register_boundary(app)
     db.init_app(app)
+    database.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIRECTORY)
     jwt.init_app(app)
     register_token_loaders(jwt)

@@ -17,7 +17,8 @@ from tests.live import ROOT, call, gunicorn, migrate_and_seed
 
 playwright = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
 
-pytestmark = [pytest.mark.browser, pytest.mark.live]
+# On one worker: the tests share one server.
+pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.xdist_group("browser")]
 
 SCREENSHOTS = ROOT / "build" / "screenshots"
 CHROMIUM_FLAGS = [

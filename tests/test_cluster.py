@@ -21,8 +21,10 @@ import psycopg2
 import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from config import normalize_database_url
+from eventbook import create_app
 from eventbook.auth.tokens import issue_tokens
 from eventbook.extensions import db
 from eventbook.models import Booking, Event, User, utcnow
@@ -35,9 +37,16 @@ from tests.cluster import (
     instances,
     timed_call,
 )
-from tests.conftest import build_schema
+from tests.conftest import TEST_SETTINGS, build_schema
 
-pytestmark = [pytest.mark.postgresql, pytest.mark.redis, pytest.mark.live, pytest.mark.cluster]
+pytestmark = [
+    pytest.mark.postgresql,
+    pytest.mark.redis,
+    pytest.mark.live,
+    pytest.mark.cluster,
+    # One at a time: each test runs servers of its own and measures them.
+    pytest.mark.xdist_group("cluster"),
+]
 
 STORM_SECONDS = float(os.environ.get("CLUSTER_STORM_SECONDS", "30"))
 # No answer from the application: nginx says 502 when a worker dies mid-request.
@@ -433,8 +442,10 @@ HEADER_TIMEOUT = 10  # client_header_timeout in deploy/nginx/eventbook.conf
 SMALL = {"workers": 1, "threads": 4}
 
 
-def slow_client(url, seconds):
+def slow_client(url, seconds, started_header=None):
     """Send a request's header one line every 2 s, for at most `seconds`.
+
+    `started_header` (a semaphore) is released once the first line is sent.
 
     :returns: how long the server kept the connection open, or None if it
         was still open after `seconds`.
@@ -443,6 +454,8 @@ def slow_client(url, seconds):
     started = time.monotonic()
     with socket.create_connection((address.hostname, address.port), timeout=2) as sock:
         sock.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n")
+        if started_header:
+            started_header.release()
         while time.monotonic() - started < seconds:
             try:
                 sock.recv(4096)  # an answer or the end: the server gave up on us
@@ -464,13 +477,16 @@ def under_slow_clients(url, seconds, probe):
     :returns: the probe's result and, per slow client, what `slow_client` said.
     """
     kept = [None] * 8
+    started = threading.Semaphore(0)
     threads = [
-        threading.Thread(target=lambda n=n: kept.__setitem__(n, slow_client(url, seconds)))
+        threading.Thread(target=lambda n=n: kept.__setitem__(n, slow_client(url, seconds, started)))
         for n in range(8)
     ]
     for thread in threads:
         thread.start()
-    time.sleep(1)  # every slow client has connected and started its header
+    for _ in threads:  # every slow client has connected and started its header
+        assert started.acquire(timeout=10)
+    time.sleep(0.5)  # and the server has read it
     result = probe()
     for thread in threads:
         thread.join(timeout=seconds + 10)
@@ -576,14 +592,32 @@ def pgbouncer_transactions(bouncer, database_url):
             rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
     finally:
         connection.close()
-    return next(row["total_xact_count"] for row in rows if row["database"] == name)
+    return next(int(row["total_xact_count"]) for row in rows if row["database"] == name)
 
 
-def test_pgbouncer_refuses_session_options_the_service_no_longer_sends(database, pgbouncer):
+POOLED = {"DATABASE_TRANSACTION_POOLING": "1"}
+
+
+def test_through_pgbouncer_the_timeouts_are_set_per_transaction(database, pgbouncer):
+    """PgBouncer refuses the session options a direct connection carries;
+    with DATABASE_TRANSACTION_POOLING every transaction sets them itself."""
     _, url = database
-    dsn = services.libpq_dsn(pgbouncer.url_for(url))
-    with pytest.raises(psycopg2.OperationalError, match="unsupported startup parameter"):
-        psycopg2.connect(dsn, options="-c lock_timeout=5000").close()
+    settings = {**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": pgbouncer.url_for(url)}
+    direct = create_app(settings)
+    with direct.app_context():
+        with pytest.raises(OperationalError, match="unsupported startup parameter: options"):
+            db.session.execute(text("SELECT 1"))
+        db.engine.dispose()
+    pooled = create_app({**settings, "DATABASE_TRANSACTION_POOLING": True})
+    with pooled.app_context():
+        for _ in range(5):  # whichever server connection each transaction gets
+            shown = db.session.execute(text("SHOW lock_timeout")).scalar()
+            assert (shown, db.session.execute(text("SHOW statement_timeout")).scalar()) == (
+                "5s",
+                "15s",
+            )
+            db.session.commit()
+        db.engine.dispose()
 
 
 def test_two_hundred_users_race_for_ten_slots_through_pgbouncer(
@@ -593,7 +627,7 @@ def test_two_hundred_users_race_for_ten_slots_through_pgbouncer(
     app, url = database
     event = create_event(app, total_slots=10)
     people = attendees(app, 200)
-    environment = {"BOOKING_RATE_LIMIT": "100000 per minute"}
+    environment = {"BOOKING_RATE_LIMIT": "100000 per minute", **POOLED}
     with instances(pgbouncer.url_for(url), **environment) as servers:
         results = in_parallel(
             lambda n, headers: book(servers[n % 2].url, headers, event), list(enumerate(people))
@@ -619,7 +653,7 @@ def test_a_booking_stuck_behind_a_lock_is_a_503_through_pgbouncer(database, pgbo
     try:
         with blocker.cursor() as cursor:
             cursor.execute("SELECT id FROM events WHERE id = %s FOR UPDATE", (event,))
-            with instances(pgbouncer.url_for(url), count=1, workers=1) as [server]:
+            with instances(pgbouncer.url_for(url), count=1, workers=1, **POOLED) as [server]:
                 status, payload, _ = book(server.url, headers, event)
         blocker.rollback()
     finally:

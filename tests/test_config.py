@@ -60,8 +60,7 @@ def test_engine_options_follow_the_database_in_use():
     app = create_app({**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": "postgresql://u@h/db"})
     options = app.config["SQLALCHEMY_ENGINE_OPTIONS"]
     assert options["pool_pre_ping"] is True
-    # Session options would be refused by PgBouncer; eventbook/database.py sets them.
-    assert "options" not in options["connect_args"]
+    assert "lock_timeout" in options["connect_args"]["options"]
     sqlite = create_app({**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
     assert "pool_pre_ping" not in sqlite.config["SQLALCHEMY_ENGINE_OPTIONS"]
 
@@ -71,3 +70,15 @@ def test_redis_rate_limit_storage_gets_short_timeouts_and_no_retries():
     options = app.config["RATELIMIT_STORAGE_OPTIONS"]
     assert options["socket_connect_timeout"] == options["socket_timeout"] == 0.25
     assert options["retry"].get_retries() == 0
+
+
+def test_behind_a_transaction_pooler_no_session_options_are_sent():
+    """PgBouncer refuses them; eventbook/database.py sets the timeouts per transaction."""
+    app = create_app(
+        {
+            **TEST_SETTINGS,
+            "SQLALCHEMY_DATABASE_URI": "postgresql://u@h/db",
+            "DATABASE_TRANSACTION_POOLING": True,
+        }
+    )
+    assert "options" not in app.config["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"]
