@@ -89,16 +89,6 @@ def text(min_length, max_length, **kwargs):
     return Text(validate=Length(min_length, max_length), **kwargs)
 
 
-def password(metadata=None, **kwargs):
-    """Return a password field: 8 to 72 bytes, the most bcrypt can hash."""
-    return String(
-        load_only=True,
-        validate=ByteLength(8, 72),
-        metadata=byte_length_doc(8, 72, metadata),
-        **kwargs,
-    )
-
-
 def identifier(**kwargs):
     return fields.Integer(strict=True, validate=Range(1, MAX_ID), **kwargs)
 
