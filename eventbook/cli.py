@@ -170,7 +170,7 @@ def integrity_check_command(repair):
         return
     oversold = [d for d in found if d.oversold]
     if repair:
-        click.echo(f"Repaired {len(found) - len(oversold)} counter(s).")
+        click.echo(f"Repaired {len(integrity.repaired(found))} counter(s).")
     if oversold or not repair:
         raise click.exceptions.Exit(1)
 

@@ -175,6 +175,18 @@ def find_discrepancies(now=None):
     )
 
 
+def repaired(found):
+    """Return the problems among `found` that `repair_counters` mends: every counter
+    and the number of events, except the counters of an oversold event."""
+    oversold = {d.event_id for d in found if isinstance(d, Oversold)}
+    return [
+        d
+        for d in found
+        if isinstance(d, TotalDiscrepancy)
+        or (isinstance(d, Discrepancy) and d.event_id not in oversold)
+    ]
+
+
 def repair_counters():
     """Set every counter to the rows it counts, and the number of events to the
     published events, in one transaction; the caller commits.

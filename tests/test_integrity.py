@@ -40,10 +40,7 @@ def test_a_wrong_counter_is_reported_and_fails(app, make_user, make_event):
     add_bookings(app, event, [make_user()])
     result = check(app)
     assert result.exit_code == 1
-    assert (
-        f"event {event.id}: counter mismatch: booked_count=3, bookings=1, total_slots=10"
-        in result.output
-    )
+    assert f"event {event.id}: booked_count mismatch: kept=3, rows=1" in result.output
     assert counter(app, event) == 3  # a check changes nothing
 
 
@@ -63,5 +60,8 @@ def test_an_oversold_event_is_reported_and_cannot_be_repaired(app, make_user, ma
     set_counter(app, event, 1)
     result = check(app, "--repair")
     assert result.exit_code == 1
-    assert f"event {event.id}: OVERSOLD: booked_count=1, bookings=2, total_slots=1" in result.output
+    assert (
+        f"event {event.id}: OVERSOLD: 2 confirmed and held bookings for total_slots=1"
+        in result.output
+    )
     assert counter(app, event) == 1
