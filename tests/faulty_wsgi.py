@@ -5,9 +5,10 @@
 - `counted-after`: the failed-login limits are checked before the password
   check and counted after the answer (Flask-Limiter's `deduct_when`), so
   concurrent attempts all pass one check.
-- `raising-key`: the failed-login key reads the body with
-  `get_json(silent=True)` and lets its exceptions out, so a malformed body
-  switches the process to its in-memory counters.
+- `raising-key`: the failed-login key reads the email from the body as text
+  and lets its exceptions out, so a body whose email is not text (or any
+  body the boundary would let through and the key cannot read) switches the
+  process to its in-memory counters.
 - `slow-storage`: Flask-Limiter as it comes (a request caught waiting on a
   storage another thread declared dead fails), with 1 s Redis timeouts and
   redis-py's default retries.
@@ -42,8 +43,8 @@ def _failed(response):
 
 def _raising_key():
     body = request.get_json(silent=True)
-    email = body.get("email") if isinstance(body, dict) else ""
-    digest = hashlib.sha256(str(email).lower().encode()).hexdigest()[:32]
+    email = body["email"].lower()
+    digest = hashlib.sha256(email.encode()).hexdigest()[:32]
     return f"address:{request.remote_addr}:email:{digest}"
 
 
