@@ -24,13 +24,12 @@ import pytest
 from sqlalchemy import func, select
 from standardwebhooks import Webhook
 
-from eventbook import create_app
 from eventbook.extensions import db
 from eventbook.models import utcnow
 from eventbook.webhooks.changes import record_change
 from eventbook.webhooks.models import Change, DeliveryAttempt, WebhookDelivery
 from tests.cluster import in_parallel, instances, timed_call
-from tests.conftest import TEST_SETTINGS
+from tests.conftest import build_schema
 from tests.live import ROOT, call, server_environment
 from tests.receiver import receiving
 from tests.test_cluster import attendees
@@ -121,16 +120,17 @@ def test_every_committed_change_is_delivered_and_read_once(
     fresh_postgresql_database, tmp_path, record_property
 ):
     url = fresh_postgresql_database
-    app = create_app({**TEST_SETTINGS, "SQLALCHEMY_DATABASE_URI": url})
-    with app.app_context():
-        db.create_all()
+    app = build_schema(url)
     organizer, *clients = attendees(app, CLIENTS + 1)
     marker = "rolled-back-change"
 
     answers, answers_lock, answered_ok = [0], threading.Lock(), set()
+    # While set, the receiver answers slowly, so that every worker thread is
+    # mid-delivery: the kill then certainly interrupts some.
+    slow = threading.Event()
 
     def answer(request):
-        time.sleep(0.005)  # a moment mid-delivery, for the kill to land in
+        time.sleep(0.5 if slow.is_set() else 0.005)
         with answers_lock:
             answers[0] += 1
             failing = answers[0] % 3 == 0
@@ -216,8 +216,11 @@ def test_every_committed_change_is_delivered_and_read_once(
         def kill_one_worker():
             while answers[0] < 150 and not storm_over.is_set():
                 time.sleep(0.01)
+            slow.set()
+            time.sleep(0.3)
             workers[0].send_signal(signal.SIGKILL)
             workers[0].wait()
+            slow.clear()
 
         killer = threading.Thread(target=kill_one_worker)
         killer.start()
