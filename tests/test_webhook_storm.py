@@ -125,17 +125,22 @@ def test_every_committed_change_is_delivered_and_read_once(
     marker = "rolled-back-change"
 
     answers, answers_lock, answered_ok = [0], threading.Lock(), set()
-    # While set, the receiver answers slowly, so that every worker thread is
-    # mid-delivery: the kill then certainly interrupts some.
-    slow = threading.Event()
+    # While set, the receiver answers slowly, so that a delivery is in flight
+    # when a worker is killed; `in_flight` counts the answers being made.
+    slow, in_flight = threading.Event(), [0]
 
     def answer(request):
-        time.sleep(0.5 if slow.is_set() else 0.005)
         with answers_lock:
-            answers[0] += 1
-            failing = answers[0] % 3 == 0
-            if not failing:
-                answered_ok.add(request["headers"].get("webhook-id"))
+            in_flight[0] += 1
+        try:
+            time.sleep(0.5 if slow.is_set() else 0.005)
+        finally:
+            with answers_lock:
+                in_flight[0] -= 1
+                answers[0] += 1
+                failing = answers[0] % 3 == 0
+                if not failing:
+                    answered_ok.add(request["headers"].get("webhook-id"))
         return 500 if failing else 204
 
     environment = {
@@ -216,11 +221,18 @@ def test_every_committed_change_is_delivered_and_read_once(
         def kill_one_worker():
             while answers[0] < 150 and not storm_over.is_set():
                 time.sleep(0.01)
+            # Only worker 0 delivers now: once worker 1's requests are answered,
+            # a request in flight is worker 0's, and the kill interrupts it.
+            workers[1].send_signal(signal.SIGSTOP)
             slow.set()
-            time.sleep(0.3)
+            time.sleep(0.6)
+            deadline = time.monotonic() + 10
+            while in_flight[0] == 0 and time.monotonic() < deadline:
+                time.sleep(0.005)
             workers[0].send_signal(signal.SIGKILL)
             workers[0].wait()
             slow.clear()
+            workers[1].send_signal(signal.SIGCONT)
 
         killer = threading.Thread(target=kill_one_worker)
         killer.start()
