@@ -37,7 +37,8 @@ from tests.test_cluster import attendees
 pytestmark = [pytest.mark.postgresql, pytest.mark.live, pytest.mark.cluster]
 
 CLIENTS = 16
-ROUNDS = int(os.environ.get("WEBHOOK_STORM_ROUNDS", "32"))  # a booking and a cancel each: 1,024 in all
+# A booking and a cancel each: 1,024 bookings and cancellations in all.
+ROUNDS = int(os.environ.get("WEBHOOK_STORM_ROUNDS", "32"))
 ROLLBACKS = 40
 WORKER_ENVIRONMENT = {
     "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
