@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from sqlalchemy import and_, func, or_, select, text, update
 
 from eventbook.extensions import db
-from eventbook.models import Booking, Event, EventTotal, WaitlistEntry, utcnow
+from eventbook.models import (
+    LIVE_BOOKING_STATUSES,
+    Booking,
+    Event,
+    EventTotal,
+    WaitlistEntry,
+    utcnow,
+)
 
 COUNTERS = {
     "booked_count": (Booking, Booking.event_id, Booking.status == "confirmed"),
@@ -122,7 +129,7 @@ def _counter_discrepancies():
 
 def _oversold():
     taken = select(func.count()).where(
-        Booking.event_id == Event.id, Booking.status.in_(("held", "confirmed"))
+        Booking.event_id == Event.id, Booking.status.in_(LIVE_BOOKING_STATUSES)
     )
     taken = taken.correlate(Event).scalar_subquery()
     rows = db.session.execute(

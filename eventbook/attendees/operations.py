@@ -11,7 +11,7 @@ from eventbook.bookings.operations import BookingNotFound
 from eventbook.errors import DomainError
 from eventbook.events.operations import EventNotFound
 from eventbook.extensions import db
-from eventbook.models import Booking, Event, User, WaitlistEntry, utcnow
+from eventbook.models import LIVE_BOOKING_STATUSES, Booking, Event, User, WaitlistEntry, utcnow
 
 # Rows fetched per round trip while the CSV export streams.
 EXPORT_BATCH = 1000
@@ -49,7 +49,7 @@ def _attendee_filters(event_id, statuses):
     return (Booking.event_id == event_id, Booking.current_status.in_(statuses))
 
 
-def list_attendees(event_id, skip, limit, statuses=("held", "confirmed")):
+def list_attendees(event_id, skip, limit, statuses=LIVE_BOOKING_STATUSES):
     """Return a page of an event's bookings in `statuses`, each with its user, and their number.
 
     Ordered by `created_at`, then `id`.
@@ -83,7 +83,7 @@ ATTENDEE_COLUMNS = (
 )
 
 
-def stream_attendees(event_id, statuses=("held", "confirmed")):
+def stream_attendees(event_id, statuses=LIVE_BOOKING_STATUSES):
     """Yield every booking of an event in `statuses` as a tuple of `ATTENDEE_COLUMNS`.
 
     The rows come from a server-side cursor, `EXPORT_BATCH` at a time, so

@@ -16,7 +16,7 @@ from eventbook.bookings.changes import record_booking, record_entry
 from eventbook.errors import DomainError
 from eventbook.events.operations import EventCancelled, EventNotFound
 from eventbook.extensions import db
-from eventbook.models import Booking, Event, WaitlistEntry, utcnow
+from eventbook.models import LIVE_BOOKING_STATUSES, Booking, Event, WaitlistEntry, utcnow
 
 
 class EventFull(DomainError):
@@ -72,7 +72,7 @@ def has_live_booking(user_id, event_id):
             select(Booking.id).where(
                 Booking.user_id == user_id,
                 Booking.event_id == event_id,
-                Booking.status.in_(("held", "confirmed")),
+                Booking.status.in_(LIVE_BOOKING_STATUSES),
             )
         )
         is not None
@@ -196,7 +196,7 @@ def cancel_booking(user_id, booking_id):
         event's cancellation deadline (a hold may be released until the start).
     """
     booking = _lock_booking(user_id, booking_id)
-    if booking.status not in ("held", "confirmed"):
+    if booking.status not in LIVE_BOOKING_STATUSES:
         return booking
     event = booking.event
     now = utcnow()
@@ -224,7 +224,7 @@ def get_booking(user_id, booking_id):
     return booking
 
 
-def list_bookings(user_id, skip, limit, statuses=("held", "confirmed")):
+def list_bookings(user_id, skip, limit, statuses=LIVE_BOOKING_STATUSES):
     """Return a page of a user's bookings in `statuses`, newest first, and their number.
 
     Statuses are read as of now: a hold past its expiry is `expired`.

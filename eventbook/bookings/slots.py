@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from eventbook.bookings.changes import record_booking, record_entry
 from eventbook.extensions import db
 from eventbook.models import (
+    ACTIVE_WAITLIST_STATUSES,
     LIVE_BOOKING_STATUSES,
     Booking,
     DatabaseNow,
@@ -175,7 +176,7 @@ def expire_due_holds(event):
 
 
 def close_waitlist(event, statuses=("waiting",)):
-    """Close the locked event's waitlist entries in `statuses`; return how many waited."""
+    """Close the locked event's waitlist entries in `statuses`; return how many."""
     closed = db.session.scalars(
         update(WaitlistEntry)
         .where(WaitlistEntry.event_id == event.id, WaitlistEntry.status.in_(statuses))
@@ -250,7 +251,7 @@ def settle(event):
     state = event.booking_state()
     if state in ("cancelled", "past"):
         if event.waiting_count or state == "past":
-            close_waitlist(event, statuses=("waiting", "offered"))
+            close_waitlist(event, statuses=ACTIVE_WAITLIST_STATUSES)
     elif state == "closed":
         if event.waiting_count:
             close_waitlist(event)

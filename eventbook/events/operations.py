@@ -11,7 +11,15 @@ from eventbook.bookings import slots
 from eventbook.bookings.changes import record_booking, record_event
 from eventbook.errors import DomainError
 from eventbook.extensions import db
-from eventbook.models import Booking, Event, EventTotal, WaitlistEntry, utcnow
+from eventbook.models import (
+    ACTIVE_WAITLIST_STATUSES,
+    LIVE_BOOKING_STATUSES,
+    Booking,
+    Event,
+    EventTotal,
+    WaitlistEntry,
+    utcnow,
+)
 from eventbook.pagination import page_with_total
 
 
@@ -211,12 +219,12 @@ def cancel_event(event, reason=None):
         raise EventStarted()
     cancelled = db.session.scalars(
         update(Booking)
-        .where(Booking.event_id == event.id, Booking.status.in_(("held", "confirmed")))
+        .where(Booking.event_id == event.id, Booking.status.in_(LIVE_BOOKING_STATUSES))
         .values(status="event_cancelled", cancelled_at=now)
         .returning(Booking)
         .execution_options(populate_existing=True, synchronize_session=False)
     ).all()
-    slots.close_waitlist(event, statuses=("waiting", "offered"))
+    slots.close_waitlist(event, statuses=ACTIVE_WAITLIST_STATUSES)
     event.status, event.cancelled_at, event.cancellation_reason = "cancelled", now, reason
     event.booked_count = event.held_count = event.waiting_count = 0
     event.next_hold_expiry = None
