@@ -6,7 +6,7 @@ plus ``"errors": {field: [messages]}`` when input failed validation.
 
 import logging
 
-from flask import g, has_request_context
+from flask import g
 from flask_limiter import RateLimitExceeded
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -66,8 +66,6 @@ def error_response(status_code, message=None, errors=None, headers=None):
         message = f"{message or VALIDATION_MESSAGE} ({unlisted} more fields with errors not listed)"
     if status_code == 401:
         headers.setdefault("WWW-Authenticate", "Bearer")
-    if "Retry-After" in headers and has_request_context():
-        g.retry_after = headers["Retry-After"]
     message = message or MESSAGES.get(status_code, "Error")
     return error_body(status_code, message, errors), status_code, headers
 

@@ -6,9 +6,16 @@ thread of the same process made that switch gets the error raised (a 500).
 Here such a request is limited again, on the in-memory counters.
 """
 
-from flask_limiter import Limiter, RateLimitExceeded
+from flask_limiter import HeaderNames, Limiter, RateLimitExceeded
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+
+# Flask-Limiter stamps every response of a limited route with its window's
+# reset as Retry-After, and where the response already carries one (an
+# error's own "try again in 1 s") the later of the two. It writes that under
+# this name instead; `_retry_after_on_429_only` turns it into Retry-After on
+# a 429 and drops it elsewhere, so an error's own Retry-After stays as chosen.
+WINDOW_RESET_HEADER = "X-RateLimit-Retry-After"
 
 
 def redis_storage_options(timeout_seconds):
@@ -25,14 +32,30 @@ def redis_storage_options(timeout_seconds):
     }
 
 
+def _retry_after_on_429_only(response):
+    wait = response.headers.pop(WINDOW_RESET_HEADER, None)
+    if response.status_code == 429 and wait is not None:
+        response.headers["Retry-After"] = wait
+    return response
+
+
 class FallbackLimiter(Limiter):
-    """A `Limiter` that limits a request on the fallback whenever storage fails."""
+    """A `Limiter` that limits a request on the fallback whenever storage fails.
+
+    Its Retry-After appears on 429 answers only (`WINDOW_RESET_HEADER`).
+    """
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("header_name_mapping", {HeaderNames.RETRY_AFTER: WINDOW_RESET_HEADER})
+        super().__init__(**kwargs)
 
     def init_app(self, app):
         # Each application counts under its own RATELIMIT_KEY_PREFIX, from a
         # healthy start (Flask-Limiter keeps the first application's prefix).
         self._key_prefix = None
         self._storage_dead = False
+        # Registered first, so it runs after Flask-Limiter's own response hook.
+        app.after_request(_retry_after_on_429_only)
         super().init_app(app)
 
     @property

@@ -25,26 +25,12 @@ def _assign_request_id():
 
 
 def _finish_response(response):
-    _settle_retry_after(response)
     response.headers["X-Request-ID"] = request_id()
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
     if request.path.startswith("/auth/"):
         response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def _settle_retry_after(response):
-    """Keep Retry-After where it means something, with the value the error chose.
-
-    Flask-Limiter stamps every response of a limited route with the reset
-    time of its window; that is only a useful wait on a 429.
-    """
-    if "retry_after" in g:
-        response.headers["Retry-After"] = g.retry_after
-    elif response.status_code != 429:
-        response.headers.pop("Retry-After", None)
     return response
 
 
