@@ -33,11 +33,11 @@ def register_user(name, email, password):
     """
     user = User(name=name, email=email)
     user.set_password(password)
-    db.session.add(user)
     try:
-        db.session.flush()
+        # A savepoint: losing the race for the email undoes this insert only.
+        with db.session.begin_nested():
+            db.session.add(user)
     except IntegrityError:
-        db.session.rollback()
         raise EmailTaken() from None
     return user
 
