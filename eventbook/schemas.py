@@ -11,11 +11,76 @@ MAX_ID = 2**31 - 1
 MAX_SKIP = 2**31 - 1
 
 
+def _fast_converter(field):
+    """Return a function doing what `field._serialize` does to a present value, or None.
+
+    Only for fields whose serialization is marshmallow's own, unchanged by a
+    subclass: Integer, String, Boolean and DateTime with a named format.
+    The function takes the attribute's value and returns its JSON value;
+    anything it was not written for goes to marshmallow.
+    """
+    kind = type(field)
+    if kind.serialize is not fields.Field.serialize or kind.get_value is not fields.Field.get_value:
+        return None
+    serialize = kind._serialize
+    if serialize is fields.Number._serialize and field.num_type is int and not field.as_string:
+        return lambda value: value if type(value) is int else field._serialize(value, None, None)
+    if serialize is fields.String._serialize:
+        return lambda value: value if type(value) is str else field._serialize(value, None, None)
+    if serialize is fields.Boolean._serialize:
+        return lambda value: value if type(value) is bool else field._serialize(value, None, None)
+    if serialize is fields.DateTime._serialize:
+        formatted = field.SERIALIZATION_FUNCS.get(field.format or field.DEFAULT_FORMAT)
+        if formatted is None:
+            return None
+        return lambda value: None if value is None else formatted(value)
+    return None
+
+
 class Schema(ma.Schema):
-    """Base schema: unknown input fields are refused."""
+    """Base schema: unknown input fields are refused; dumping objects takes a fast path.
+
+    Dumping an object (not a mapping) reads each field's attribute once and
+    converts plain values (Integer, String, Boolean, DateTime) directly, as
+    marshmallow's own fields would: the output is the same, at a fraction of
+    the cost on lists of events and bookings. Every other field (Nested, a
+    missing attribute, a value of an unexpected type) goes through
+    marshmallow's `Field.serialize` unchanged. `tests/test_schemas.py`
+    checks the two agree on generated objects of every response schema.
+    """
 
     class Meta:
         unknown = ma.RAISE
+
+    def _serialize(self, obj, *, many=False):
+        if many and obj is not None:
+            return [self._serialize(item) for item in obj]
+        if hasattr(obj, "__getitem__") or type(self).get_attribute is not ma.Schema.get_attribute:
+            return super()._serialize(obj)
+        plan = self.__dict__.get("_dump_plan")
+        if plan is None:
+            plan = self._dump_plan = self._compile_dump_plan()
+        result = {}
+        for name, key, attribute, convert, field in plan:
+            value = getattr(obj, attribute, ma.missing) if convert is not None else ma.missing
+            if value is ma.missing:
+                value = field.serialize(name, obj, accessor=self.get_attribute)
+                if value is ma.missing:
+                    continue
+            else:
+                value = None if value is None else convert(value)
+            result[key] = value
+        return result
+
+    def _compile_dump_plan(self):
+        """Return, per dumped field: name, output key, attribute, fast converter or None, field."""
+        plan = []
+        for name, field in self.dump_fields.items():
+            attribute = field.attribute if field.attribute is not None else name
+            convert = _fast_converter(field) if "." not in attribute else None
+            key = field.data_key if field.data_key is not None else name
+            plan.append((name, key, attribute, convert, field))
+        return tuple(plan)
 
 
 class ByteLength(Validator):
