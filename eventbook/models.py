@@ -192,7 +192,15 @@ class Event(db.Model):
         ),
         CheckConstraint("waiting_count >= 0", name="waiting_count_range"),
         CheckConstraint(_one_of("status", EVENT_STATUSES), name="status_values"),
-        Index("ix_events_event_date_id", "event_date", "id"),
+        # The public lists: published events by date (an index-only scan
+        # finds the ids of a page however far down the list it is).
+        Index(
+            "ix_events_published_event_date_id",
+            "event_date",
+            "id",
+            sqlite_where=text("status = 'published'"),
+            postgresql_where=text("status = 'published'"),
+        ),
         Index("ix_events_booked_count_id", "booked_count", "id"),
         Index("ix_events_next_hold_expiry", "next_hold_expiry"),
     )
