@@ -14,16 +14,21 @@ from eventbook.models import Booking
 from eventbook.waitlist.schemas import WaitlistEntrySchema
 from eventbook.webhooks.changes import record_change
 
+# Built once: a schema's construction costs more than a dump.
+EVENT = EventSchema()
+BOOKING = BookingSchema()
+WAITLIST_ENTRY = WaitlistEntrySchema()
+
 
 def record_event(change_type, event):
     """Record `event.*` with the event's representation."""
-    record_change(change_type, event.id, EventSchema().dump(event))
+    record_change(change_type, event.id, EVENT.dump(event))
 
 
 def record_booking(change_type, booking, event):
     """Record `booking.*` with the booking's representation, its event included."""
     set_committed_value(booking, "event", event)
-    record_change(change_type, event.id, BookingSchema().dump(booking))
+    record_change(change_type, event.id, BOOKING.dump(booking))
 
 
 def record_entry(change_type, entry, event, position=None):
@@ -33,4 +38,4 @@ def record_entry(change_type, entry, event, position=None):
         set_committed_value(offer, "event", event)
     set_committed_value(entry, "offer", offer)
     entry.position = position
-    record_change(change_type, event.id, WaitlistEntrySchema().dump(entry))
+    record_change(change_type, event.id, WAITLIST_ENTRY.dump(entry))

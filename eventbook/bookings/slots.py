@@ -14,8 +14,10 @@ Expiry is judged on the database clock (`DatabaseNow`). These functions
 flush; the caller commits.
 """
 
+from functools import lru_cache
+
 from flask import current_app
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from eventbook.bookings.changes import record_booking, record_entry
@@ -82,9 +84,21 @@ def take_slot(event_id, hold, locked=False):
         caller settles it first.
     :returns: the event, re-read, or None if no slot was taken.
     """
+    hold_seconds = current_app.config["HOLD_TTL_SECONDS"] if hold else None
+    statement = _take_slot_statement(hold_seconds, locked)
+    return db.session.scalar(statement, {"event_id": event_id})
+
+
+@lru_cache(maxsize=16)
+def _take_slot_statement(hold_seconds, locked):
+    """The UPDATE of `take_slot`, built once per kind (its construction costs
+    more than its execution's Python side); the event id is bound per call.
+
+    :param hold_seconds: the hold's time to live, or None to confirm.
+    """
     now = DatabaseNow()
     conditions = [
-        Event.id == event_id,
+        Event.id == bindparam("event_id"),
         Event.status == "published",
         Event.event_date > now,
         or_(Event.booking_opens_at.is_(None), Event.booking_opens_at <= now),
@@ -93,12 +107,12 @@ def take_slot(event_id, hold, locked=False):
     ]
     if not locked:
         conditions.append(or_(Event.next_hold_expiry.is_(None), Event.next_hold_expiry > now))
-    if hold:
-        expiry = DatabaseNow(current_app.config["HOLD_TTL_SECONDS"])
+    if hold_seconds is not None:
+        expiry = DatabaseNow(hold_seconds)
         values = {"held_count": Event.held_count + 1, "next_hold_expiry": _earliest(expiry)}
     else:
         values = {"booked_count": Event.booked_count + 1}
-    return db.session.scalar(
+    return (
         update(Event)
         .where(*conditions)
         .values(**values)
