@@ -1,5 +1,6 @@
 """The benchmark's pure functions: wrk output, medians, targets, the kept analysis."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,23 @@ def test_booking_fails_its_target_with_any_error():
     runs = [run("select1", 1000), run("book", 900, errors=1)]
     rows = report.evaluate_targets(results(runs))
     assert [verdict for name, _, verdict in rows if name.startswith("book ")] == [False]
+
+
+def older_results(*missing):
+    """The committed results, as if measured before the endpoints `missing` existed."""
+    older = json.loads(report.RESULTS.read_text())
+    for key in missing:
+        older["endpoints"].pop(key, None)
+    older["runs"] = [run for run in older["runs"] if run["endpoint"] not in missing]
+    return older
+
+
+def test_results_without_some_endpoints_are_published_without_their_rows():
+    older = older_results("events_cursor", "events_deep")
+    document = report.render(older)
+    assert "after=" not in document
+    targets = [name for name, _, _ in report.evaluate_targets(older)]
+    assert targets and not [name for name in targets if "skip=9980" in name]
 
 
 def test_scaling_target_allows_ten_percent():
