@@ -19,7 +19,7 @@ from bench.run import (
     endpoints,
     write_event_paths,
 )
-from bench.tokens import mint_access_tokens, write_tokens
+from bench.tokens import mint_access_tokens, pool_tokens, write_booking_requests
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/eventbook_bench"
@@ -152,12 +152,14 @@ def main(argv=None):
     work_dir = HERE / ".data"
     work_dir.mkdir(exist_ok=True)
     write_event_paths(work_dir / "paths")
+    requests = booking_requests_needed(args.duration)
     if args.only_ticket_drop:
         token = None
     else:
-        requests = booking_requests_needed(args.duration)
-        progress(f"minting access tokens for {requests:,} booking requests")
-        token = write_tokens(app, work_dir / "bookings", requests)
+        progress(f"minting access tokens; {requests:,} requests for each POST row")
+        tokens = pool_tokens(app)
+        token = tokens[dataset.BENCH_USER_ID]
+        bookings, holds = write_booking_requests(work_dir, tokens, requests)
     everything = endpoints(work_dir, token)
     scaling = [endpoint for endpoint in everything if endpoint.key in SCALING_ENDPOINTS]
     if args.ticket_drop:
@@ -185,6 +187,8 @@ def main(argv=None):
                 runner.round_robin(
                     scaling, args.scale_connections, args.repeat, phase="scaling", scale=scale
                 )
+            dataset.check_room(database_url, bookings)
+            dataset.check_room(database_url, holds)
             progress(f"endpoint runs at {main_scale:,} bookings")
             runner.warm_up(everything)
             runner.round_robin(
