@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import dataset, machine, publish, server, ticketdrop
+from bench import dataset, lifecycle, machine, publish, server, ticketdrop
 from bench.run import (
     SCALING_ENDPOINTS,
     Runner,
@@ -142,8 +142,10 @@ def main(argv=None):
     )
     dataset.migrate(app, progress)
     database_url = app.config["SQLALCHEMY_DATABASE_URI"]
-    # A drop interrupted earlier leaves its events behind: gone before the load checks.
+    # A drop or endpoint runs interrupted earlier leave events behind: gone before the
+    # load checks.
     ticketdrop.remove_events(database_url)
+    lifecycle.remove_events(database_url)
     if args.only_ticket_drop:
         args.scales = args.scales[:1]
     load_times = {}
@@ -189,11 +191,17 @@ def main(argv=None):
                 )
             dataset.check_room(database_url, bookings)
             dataset.check_room(database_url, holds)
-            progress(f"endpoint runs at {main_scale:,} bookings")
-            runner.warm_up(everything)
-            runner.round_robin(
-                everything, args.connections, args.repeat, phase="main", scale=main_scale
-            )
+            progress("preparing the holds to confirm, the full events, the attendee list")
+            lifecycle.create(database_url, tokens, work_dir, requests)
+            try:
+                progress(f"endpoint runs at {main_scale:,} bookings")
+                runner.warm_up(everything)
+                runner.round_robin(
+                    everything, args.connections, args.repeat, phase="main", scale=main_scale
+                )
+            finally:
+                lifecycle.remove_events(database_url)
+                dataset.reset_pool_bookings(database_url)
         if args.ticket_drop:
             drop = ticketdrop.run(
                 url,

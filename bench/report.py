@@ -23,6 +23,7 @@ RATIO_TARGETS = {
     "my_bookings": 0.4,
     "book": 0.25,
     "hold": 0.25,
+    "confirm": 0.25,
     "events_cursor": 0.7,
     "events_list_304": 0.9,
     "event_by_id_304": 0.9,
@@ -32,7 +33,7 @@ RATIO_TARGETS = {
     "booking_by_id_304": 0.7,
 }
 # Targets that also ask for no errors in any run: each request changes data.
-ERROR_FREE_TARGETS = ("book", "hold")
+ERROR_FREE_TARGETS = ("book", "hold", "confirm")
 # Endpoints whose throughput must not depend on the number of bookings.
 SCALE_INDEPENDENT = ("events_list", "events_deep", "top_booked")
 SCALE_TOLERANCE = 0.10

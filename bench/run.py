@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import dataset
+from bench import dataset, lifecycle
 from bench.conditional import after_row, chain, first_booking, revalidating, revalidating_each
 from bench.tokens import BOOKINGS, HOLDS
 
@@ -54,7 +54,8 @@ def endpoints(work_dir, token):
 
     `… (304)` sends the answer's current ETag in If-None-Match: the cost of a
     client revalidating what it holds. The POST rows send prepared requests,
-    each once (bench/wrk/post_prepared.lua).
+    each once (bench/wrk/post_prepared.lua); `bench.lifecycle` prepares the
+    confirms, the waitlist joins and the attendee list.
     """
     login = {"email": dataset.BENCH_EMAIL, "password": dataset.BENCH_PASSWORD}
     mine = {"BENCH_TOKEN": token}
@@ -134,6 +135,41 @@ def endpoints(work_dir, token):
             },
             expect=201,
             reset=dataset.reset_pool_bookings,
+        ),
+        Endpoint(
+            "confirm",
+            "POST /bookings/{id}/confirm",
+            "/bookings",
+            "post_prepared.lua",
+            env={
+                "BENCH_REQUESTS": work_dir / lifecycle.CONFIRMS,
+                "BENCH_PATH": "/bookings/{id}/confirm",
+            },
+            expect=200,
+            reset=lifecycle.hold_again,
+        ),
+        Endpoint(
+            "waitlist_join",
+            "POST /events/{id}/waitlist",
+            "/events",
+            "post_prepared.lua",
+            env={
+                "BENCH_REQUESTS": work_dir / lifecycle.WAITLIST,
+                "BENCH_PATH": "/events/{id}/waitlist",
+            },
+            expect=201,
+            reset=lifecycle.empty_waitlists,
+        ),
+        Endpoint(
+            "attendees_csv",
+            "GET /events/{id}/attendees (CSV)",
+            "/events/1/attendees",
+            env={
+                "BENCH_PATHS": work_dir / lifecycle.ATTENDEE_PATHS,
+                "BENCH_ACCEPT": "text/csv",
+                **mine,
+            },
+            expect=200,
         ),
         Endpoint(
             "login",

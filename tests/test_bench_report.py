@@ -94,8 +94,8 @@ def test_booking_fails_its_target_with_any_error():
     assert [verdict for name, _, verdict in rows if name.startswith("book ")] == [False]
 
 
-@pytest.mark.parametrize("endpoint", ["hold"])
-def test_a_hold_must_reach_a_quarter_of_select1_without_errors(endpoint):
+@pytest.mark.parametrize("endpoint", ["hold", "confirm"])
+def test_a_hold_and_a_confirm_must_reach_a_quarter_of_select1_without_errors(endpoint):
     def verdict(rps, errors=0):
         runs = [run("select1", 1000), run(endpoint, rps, errors=errors)]
         rows = report.evaluate_targets(results(runs))
@@ -105,6 +105,22 @@ def test_a_hold_must_reach_a_quarter_of_select1_without_errors(endpoint):
     assert verdict(250) is True
     assert verdict(249) is False
     assert verdict(900, errors=1) is False
+
+
+def test_the_lifecycle_rows_are_in_the_endpoint_table():
+    runs = [run("select1", 1000)] + [
+        run(key, rps) for key, rps in (("hold", 300), ("confirm", 250), ("attendees_csv", 40))
+    ]
+    summary = results(runs)
+    summary["endpoints"].update(
+        hold='POST /bookings {"hold": true}',
+        confirm="POST /bookings/{id}/confirm",
+        attendees_csv="GET /events/{id}/attendees (CSV)",
+    )
+    table = report.endpoint_table(summary, 8)
+    assert '| `POST /bookings {"hold": true}` | 300 | 0.30 | 1.0 | 2.0 | 0 (0) |' in table
+    assert "| `POST /bookings/{id}/confirm` | 250 | 0.25 | 1.0 | 2.0 | 0 (0) |" in table
+    assert "| `GET /events/{id}/attendees (CSV)` | 40 | 0.04 | 1.0 | 2.0 | 0 (0) |" in table
 
 
 def older_results(*missing):
@@ -117,15 +133,16 @@ def older_results(*missing):
 
 
 def test_results_without_some_endpoints_are_published_without_their_rows():
-    older = older_results("events_cursor", "events_deep")
+    older = older_results("events_cursor", "hold", "confirm", "events_deep")
     document = report.render(older)
     assert "after=" not in document
+    assert "POST /bookings/{id}/confirm ≥" not in document
     targets = [name for name, _, _ in report.evaluate_targets(older)]
     assert targets and not [name for name in targets if "skip=9980" in name]
 
 
 def test_a_run_that_used_up_its_prepared_requests_is_refused():
-    (endpoint,) = [e for e in endpoints(Path("/tmp"), "token") if e.key == "hold"]
+    (endpoint,) = [e for e in endpoints(Path("/tmp"), "token") if e.key == "confirm"]
     result = parse_wrk_output(WRK_OUTPUT)
     refuse_exhausted(endpoint, result)
     result["errors"]["exhausted"] = 1
@@ -172,7 +189,8 @@ def test_scenarios_that_expect_one_status_count_their_own_failures():
     chosen = {endpoint.key: endpoint for endpoint in endpoints(Path("/tmp"), "token")}
     for key in ("events_list_304", "event_by_id_304", "my_bookings_304", "booking_by_id_304"):
         assert chosen[key].expect == 304 and chosen[key].counts_failures, key
-    expected = {"book": 201, "hold": 201}
+    expected = {"book": 201, "hold": 201, "confirm": 200, "waitlist_join": 201}
+    expected["attendees_csv"] = 200
     for key, status in expected.items():
         assert chosen[key].expect == status and chosen[key].counts_failures, key
     assert not chosen["events_list"].counts_failures
@@ -181,5 +199,5 @@ def test_scenarios_that_expect_one_status_count_their_own_failures():
 def test_every_post_row_is_reset_before_each_run():
     chosen = {endpoint.key: endpoint for endpoint in endpoints(Path("/tmp"), "token")}
     posts = {key for key, endpoint in chosen.items() if endpoint.script == "post_prepared.lua"}
-    assert posts == {"book", "hold"}
+    assert posts == {"book", "hold", "confirm", "waitlist_join"}
     assert all(chosen[key].reset is not None for key in posts)
