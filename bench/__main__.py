@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import dataset, machine, publish, server, ticketdrop
+from bench import dataset, lifecycle, machine, publish, server, ticketdrop
 from bench.run import (
     SCALING_ENDPOINTS,
     Runner,
@@ -19,7 +19,7 @@ from bench.run import (
     endpoints,
     write_event_paths,
 )
-from bench.tokens import mint_access_tokens, write_tokens
+from bench.tokens import mint_access_tokens, pool_tokens, write_booking_requests
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/eventbook_bench"
@@ -142,8 +142,10 @@ def main(argv=None):
     )
     dataset.migrate(app, progress)
     database_url = app.config["SQLALCHEMY_DATABASE_URI"]
-    # A drop interrupted earlier leaves its events behind: gone before the load checks.
+    # A drop or endpoint runs interrupted earlier leave events behind: gone before the
+    # load checks.
     ticketdrop.remove_events(database_url)
+    lifecycle.remove_events(database_url)
     if args.only_ticket_drop:
         args.scales = args.scales[:1]
     load_times = {}
@@ -152,12 +154,14 @@ def main(argv=None):
     work_dir = HERE / ".data"
     work_dir.mkdir(exist_ok=True)
     write_event_paths(work_dir / "paths")
+    requests = booking_requests_needed(args.duration)
     if args.only_ticket_drop:
         token = None
     else:
-        requests = booking_requests_needed(args.duration)
-        progress(f"minting access tokens for {requests:,} booking requests")
-        token = write_tokens(app, work_dir / "bookings", requests)
+        progress(f"minting access tokens; {requests:,} requests for each POST row")
+        tokens = pool_tokens(app)
+        token = tokens[dataset.BENCH_USER_ID]
+        bookings, holds = write_booking_requests(work_dir, tokens, requests)
     everything = endpoints(work_dir, token)
     scaling = [endpoint for endpoint in everything if endpoint.key in SCALING_ENDPOINTS]
     if args.ticket_drop:
@@ -185,11 +189,19 @@ def main(argv=None):
                 runner.round_robin(
                     scaling, args.scale_connections, args.repeat, phase="scaling", scale=scale
                 )
-            progress(f"endpoint runs at {main_scale:,} bookings")
-            runner.warm_up(everything)
-            runner.round_robin(
-                everything, args.connections, args.repeat, phase="main", scale=main_scale
-            )
+            dataset.check_room(database_url, bookings)
+            dataset.check_room(database_url, holds)
+            progress("preparing the holds to confirm, the full events, the attendee list")
+            lifecycle.create(database_url, tokens, work_dir, requests)
+            try:
+                progress(f"endpoint runs at {main_scale:,} bookings")
+                runner.warm_up(everything)
+                runner.round_robin(
+                    everything, args.connections, args.repeat, phase="main", scale=main_scale
+                )
+            finally:
+                lifecycle.remove_events(database_url)
+                dataset.reset_pool_bookings(database_url)
         if args.ticket_drop:
             drop = ticketdrop.run(
                 url,

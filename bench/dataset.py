@@ -6,11 +6,12 @@ database only) records what is loaded.
 
 User ids are fixed: user 1 is the bench user (exactly 50 bookings); users
 from `POOL_FIRST_USER` on never have bookings in the loaded data, so that the
-POST /bookings benchmark can book with them, and `reset_pool_bookings` takes
-back whatever they booked.
+POST /bookings benchmarks (a booking, a hold) can book the pool events with
+them, and `reset_pool_bookings` takes back whatever they booked there.
 """
 
 import time
+from collections import Counter
 from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
@@ -26,8 +27,8 @@ BENCH_EMAIL = "bench@example.com"
 BENCH_PASSWORD = "bench-password-123"
 BENCH_USER_BOOKINGS = 50
 BCRYPT_ROUNDS = 12
-# Events the POST /bookings benchmark books: the long tail of the power law
-# (few bookings), always in the future, with room for the benchmark's bookings.
+# Events the POST /bookings benchmarks book and hold: the long tail of the power
+# law (few bookings), always in the future, with room for the benchmark's bookings.
 POOL_FIRST_EVENT = 9_001
 POST_HEADROOM = 2_000
 # Bump when the generated users or events change, so that they are reloaded.
@@ -288,27 +289,86 @@ def recompute_counters(cursor):
     )
 
 
-def reset_pool_bookings(url):
-    """Delete the bookings of the pool users (the POST benchmark's) and fix the counters.
+def recount_events(cursor, event_ids):
+    """Set the events' `booked_count`, `held_count` and `next_hold_expiry` from their bookings.
 
-    Return the number of events whose counter changed.
+    `next_hold_expiry` becomes the earliest expiry of their held bookings
+    (None without any), as the application keeps it. Return how many changed.
     """
+    cursor.execute(
+        """
+        UPDATE events
+        SET booked_count = counted.confirmed, held_count = counted.held,
+            next_hold_expiry = counted.next_expiry
+        FROM (
+            SELECT e.id,
+                   count(b.id) FILTER (WHERE b.status = 'confirmed') AS confirmed,
+                   count(b.id) FILTER (WHERE b.status = 'held') AS held,
+                   min(b.expires_at) FILTER (WHERE b.status = 'held') AS next_expiry
+            FROM events AS e LEFT JOIN bookings AS b ON b.event_id = e.id
+            WHERE e.id = ANY(%s)
+            GROUP BY e.id
+        ) AS counted
+        WHERE events.id = counted.id
+          AND (events.booked_count, events.held_count, events.next_hold_expiry)
+              IS DISTINCT FROM (counted.confirmed, counted.held, counted.next_expiry)
+        """,
+        (list(event_ids),),
+    )
+    return cursor.rowcount
+
+
+def lock_events(cursor, event_ids):
+    """Lock the events' rows in order of id until the transaction ends.
+
+    Every booking request locks its event before it touches a booking, so a
+    reset that locks the events first waits for a request still running
+    from the previous run instead of deadlocking with it.
+    """
+    cursor.execute(
+        "SELECT id FROM events WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (list(event_ids),)
+    )
+    return [row[0] for row in cursor.fetchall()]
+
+
+def reset_pool_bookings(url):
+    """Delete the pool users' bookings of the pool events (the POST rows') and recount them.
+
+    Held bookings count as held and confirmed ones as booked, so whatever
+    the rows left behind, the counters equal the bookings afterwards.
+    Return the number of bookings deleted.
+    """
+    pool_events = range(POOL_FIRST_EVENT, EVENTS + 1)
+    with connect(url) as connection, connection.cursor() as cursor:
+        lock_events(cursor, pool_events)
+        cursor.execute(
+            "DELETE FROM bookings WHERE user_id >= %s AND event_id BETWEEN %s AND %s",
+            (POOL_FIRST_USER, POOL_FIRST_EVENT, EVENTS),
+        )
+        deleted = cursor.rowcount
+        if deleted:
+            recount_events(cursor, pool_events)
+    if deleted:
+        vacuum(url, ("events", "bookings"))
+    return deleted
+
+
+def check_room(url, pairs):
+    """Raise `RuntimeError` unless each event of `pairs` (user id, event id) has a slot per pair."""
+    wanted = Counter(event_id for _, event_id in pairs)
     with connect(url) as connection, connection.cursor() as cursor:
         cursor.execute(
-            """
-            WITH gone AS (
-                DELETE FROM bookings WHERE user_id >= %s RETURNING event_id
-            )
-            UPDATE events SET booked_count = booked_count - g.n
-            FROM (SELECT event_id, count(*) AS n FROM gone GROUP BY event_id) AS g
-            WHERE events.id = g.event_id
-            """,
-            (POOL_FIRST_USER,),
+            "SELECT id, total_slots - booked_count - held_count - waiting_count FROM events "
+            "WHERE id = ANY(%s)",
+            (list(wanted),),
         )
-        changed = cursor.rowcount
-    if changed:
-        vacuum(url, ("events", "bookings"))
-    return changed
+        free = dict(cursor.fetchall())
+    short = sorted(event_id for event_id, count in wanted.items() if free.get(event_id, 0) < count)
+    if short:
+        raise RuntimeError(
+            f"{len(short)} events lack room for the prepared bookings, e.g. event {short[0]}: "
+            f"{free.get(short[0], 0)} free slots for {wanted[short[0]]} bookings"
+        )
 
 
 def vacuum(url, tables):

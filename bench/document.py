@@ -45,7 +45,9 @@ then runs `python -m bench`, which:
 3. starts `gunicorn -c gunicorn.conf.py bench.wsgi:app` on
    127.0.0.1:8099 and waits for `/health`;
 4. runs wrk against each endpoint in turn: first the scaling runs at each
-   number of bookings, then every endpoint at the largest one;
+   number of bookings, then every endpoint at the largest one, with the
+   booking lifecycle's events (holds to confirm, full events to wait for,
+   an attendee list) created for these runs and removed after them;
 5. stops gunicorn, writes the raw results to `bench/results/latest.json`
    and rewrites this page and its chart.
 
@@ -74,8 +76,14 @@ connection to be closed and wrk opens a new one: gunicorn's workers race to
 accept connections, and without that a run could keep all of them on one
 worker for its whole length (seen: 8 of 8 on one worker, half the
 throughput). An error is a socket error (connect, read, write,
-timeout) or a status of 400 or more; for `POST /bookings` any status but
-201. The server's own log is `bench/results/server.log`.
+timeout) or a status of 400 or more; for a row that expects one status
+(the POST rows, the `(304)` rows, the CSV export) any other status, and for
+the CSV export an answer that is not `text/csv`. Each POST row sends
+requests prepared beforehand, each once; a run that uses them all up and
+would send one again (a second hold of the same pair, a confirm of a
+booking already confirmed, which is 200 too) stops the benchmark with an
+error instead of being reported. The server's own log is
+`bench/results/server.log`.
 
 ## Machine and software
 
@@ -117,11 +125,26 @@ thousands and most a few dozen; each user books an event at most once, and
 (`bench@example.com`) has exactly {mine}, the page `GET /bookings/my`
 returns. The last {pool:,} users have none: `POST /bookings` books with
 them, one distinct (user, event) pair per request with that user's own
-token, on events far in the future with room to spare, so every request
-should get 201. Their bookings are deleted before every run (counters set
-back, tables vacuumed), so every run starts from the same data; before, not
-after, because requests still queued in gunicorn when wrk stops are answered
-after it has gone.
+token, on the last 1,000 events, far in the future with room to spare, so
+every request should get 201; `POST /bookings {{"hold": true}}` holds on
+the same events with pairs of its own, never one of the bookings'. Their
+bookings are deleted before every run of either (counters recounted, tables
+vacuumed), so every run starts from the same data; before, not after,
+because requests still queued in gunicorn when wrk stops are answered after
+it has gone.
+
+For the endpoint runs, 401 more events are created, dated after all the
+others (so the pages the list rows read do not change) and organised by
+the bench user, and removed afterwards: 200 whose slots are all held by
+pool users, one hold per confirm request (distinct pairs), made live again
+(expiring 12 hours later) before every run of the confirm row; 200 events of
+20 slots, all confirmed by users 2 to 21, whose waitlists the pool users
+join, one distinct (user, event) pair per request, emptied before every run
+of the join row; and one event of 1,000 slots confirmed by users 2 to 1,001,
+whose attendee list the CSV row downloads. Each POST row prepares 4,000
+requests per second of a run (20,000 at least). Every change made for them
+recounts the events it touches, so `flask integrity check` holds
+throughout.
 
 ## Endpoints at {main_scale:,} bookings
 
@@ -136,6 +159,13 @@ the cost of a client revalidating what it holds. `GET /events/{{id}} (304)`
 goes round 1,000 of the events, each with its own tag. The cursor row reads
 the same 20 events as `skip=9980`, through the `X-Next-Cursor` of the event
 before them. `GET /bookings/{{id}}` is the bench user's newest booking.
+The booking lifecycle's rows: `POST /bookings {{"hold": true}}` holds a
+slot (201 `held`), `POST /bookings/{{id}}/confirm` confirms a live hold
+(200), `POST /events/{{id}}/waitlist` joins the waitlist of a full event
+(201), each request a fresh one by its own user;
+`GET /events/{{id}}/attendees (CSV)` is the organiser downloading the
+attendee list of an event with 1,000 confirmed bookings, with
+`Accept: text/csv`, the whole list each time.
 
 {tables}
 

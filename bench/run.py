@@ -8,8 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import dataset
+from bench import dataset, lifecycle
 from bench.conditional import after_row, chain, first_booking, revalidating, revalidating_each
+from bench.tokens import BOOKINGS, HOLDS
 
 WRK_DIR = Path(__file__).resolve().parent / "wrk"
 WRK_THREADS = 2
@@ -26,18 +27,20 @@ class Endpoint:
     path: str
     script: str = "get.lua"
     env: dict = field(default_factory=dict)
-    # POST /bookings: its bookings are taken back after every run.
-    books: bool = False
     # The one status that counts as an answer (the script counts the others).
     expect: int | None = None
     # Called with the endpoint and the server's URL before every run; returns
     # the endpoint to run (a current ETag, a cursor, an id found on the server).
     prepare: Callable | None = None
+    # Called with the database URL before every run: puts back what the
+    # previous run's requests used up (bookings taken back, holds held again),
+    # so that every request of the run is fresh.
+    reset: Callable | None = None
 
     @property
     def counts_failures(self):
         """True when the script itself counts the failures (`unexpected`)."""
-        return self.books or self.expect is not None
+        return self.expect is not None
 
 
 # Events whose 304 is measured, each with its own ETag.
@@ -50,7 +53,9 @@ def endpoints(work_dir, token):
     """Return every endpoint the benchmark measures, in the order they are run.
 
     `… (304)` sends the answer's current ETag in If-None-Match: the cost of a
-    client revalidating what it holds.
+    client revalidating what it holds. The POST rows send prepared requests,
+    each once (bench/wrk/post_prepared.lua); `bench.lifecycle` prepares the
+    confirms, the waitlist joins and the attendee list.
     """
     login = {"email": dataset.BENCH_EMAIL, "password": dataset.BENCH_PASSWORD}
     mine = {"BENCH_TOKEN": token}
@@ -109,9 +114,62 @@ def endpoints(work_dir, token):
             "book",
             "POST /bookings",
             "/bookings",
-            "post_bookings.lua",
-            env={"BENCH_REQUESTS": work_dir / "bookings"},
-            books=True,
+            "post_prepared.lua",
+            env={
+                "BENCH_REQUESTS": work_dir / BOOKINGS,
+                "BENCH_PATH": "/bookings",
+                "BENCH_BODY": '{"event_id": {id}}',
+            },
+            expect=201,
+            reset=dataset.reset_pool_bookings,
+        ),
+        Endpoint(
+            "hold",
+            'POST /bookings {"hold": true}',
+            "/bookings",
+            "post_prepared.lua",
+            env={
+                "BENCH_REQUESTS": work_dir / HOLDS,
+                "BENCH_PATH": "/bookings",
+                "BENCH_BODY": '{"event_id": {id}, "hold": true}',
+            },
+            expect=201,
+            reset=dataset.reset_pool_bookings,
+        ),
+        Endpoint(
+            "confirm",
+            "POST /bookings/{id}/confirm",
+            "/bookings",
+            "post_prepared.lua",
+            env={
+                "BENCH_REQUESTS": work_dir / lifecycle.CONFIRMS,
+                "BENCH_PATH": "/bookings/{id}/confirm",
+            },
+            expect=200,
+            reset=lifecycle.hold_again,
+        ),
+        Endpoint(
+            "waitlist_join",
+            "POST /events/{id}/waitlist",
+            "/events",
+            "post_prepared.lua",
+            env={
+                "BENCH_REQUESTS": work_dir / lifecycle.WAITLIST,
+                "BENCH_PATH": "/events/{id}/waitlist",
+            },
+            expect=201,
+            reset=lifecycle.empty_waitlists,
+        ),
+        Endpoint(
+            "attendees_csv",
+            "GET /events/{id}/attendees (CSV)",
+            "/events/1/attendees",
+            env={
+                "BENCH_PATHS": work_dir / lifecycle.ATTENDEE_PATHS,
+                "BENCH_ACCEPT": "text/csv",
+                **mine,
+            },
+            expect=200,
         ),
         Endpoint(
             "login",
@@ -134,7 +192,8 @@ def write_event_paths(path):
 
 
 def booking_requests_needed(duration):
-    """Return how many distinct booking requests one run of `duration` seconds may use."""
+    """Return how many fresh requests each POST row prepares: enough for one run of
+    `duration` seconds at 4,000 requests per second, since every run starts from a reset."""
     return max(20_000, int(duration * 4_000))
 
 
@@ -156,6 +215,21 @@ def error_count(result, counts_failures=False):
     errors = result["errors"]
     sockets = errors["connect"] + errors["read"] + errors["write"] + errors["timeout"]
     return sockets + (errors["unexpected"] if counts_failures else errors["status"])
+
+
+def refuse_exhausted(endpoint, result):
+    """Raise `RuntimeError` if the run used up its prepared requests and sent some again.
+
+    A request sent again is not fresh (a second hold of the same pair, a
+    confirm of a booking already confirmed, which answers 200 all the same):
+    the run measured something else, so it fails instead of being reported.
+    """
+    if result["errors"].get("exhausted"):
+        raise RuntimeError(
+            f"{endpoint.label}: the run used up its prepared requests after "
+            f"{result['requests']:,} requests ({result['errors']['exhausted']} times over); "
+            "prepare more (bench.run.booking_requests_needed) or run it shorter"
+        )
 
 
 def wrk(url, endpoint, connections, duration):
@@ -182,6 +256,7 @@ def wrk(url, endpoint, connections, duration):
     if completed.returncode != 0:
         raise RuntimeError(f"wrk failed ({completed.returncode}): {completed.stderr}")
     result = parse_wrk_output(completed.stdout)
+    refuse_exhausted(endpoint, result)
     result["rps"] = round(result["requests"] / result["duration_s"], 1)
     result["error_count"] = error_count(result, endpoint.counts_failures)
     return result
@@ -201,8 +276,8 @@ class Runner:
         # Reset before the run, not after: requests still queued in gunicorn
         # when wrk stops are answered after it exits, and their bookings
         # would outlive a reset made then and collide with the next run.
-        if endpoint.books:
-            dataset.reset_pool_bookings(self.database_url)
+        if endpoint.reset is not None:
+            endpoint.reset(self.database_url)
         if endpoint.prepare is not None:
             endpoint = endpoint.prepare(endpoint, self.url)
         return wrk(self.url, endpoint, connections, duration)

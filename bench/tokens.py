@@ -1,4 +1,4 @@
-"""Access tokens for the benchmark, minted with the application's own code.
+"""Access tokens and prepared requests for the benchmark, tokens minted with the application's code.
 
 `issue_tokens` writes the token family each access token is checked against,
 exactly as a login does, without paying for bcrypt 20,000 times.
@@ -15,6 +15,11 @@ from eventbook.models import TokenFamily, User
 
 # Long enough for a whole run; the server only checks the expiry claim.
 TOKEN_LIFETIME = timedelta(hours=12)
+POOL_USER_IDS = range(POOL_FIRST_USER, USERS + 1)
+POOL_EVENT_IDS = range(POOL_FIRST_EVENT, EVENTS + 1)
+# The request files of the booking and the hold rows, in the work directory.
+BOOKINGS = "bookings"
+HOLDS = "holds"
 
 
 def mint_access_tokens(app, user_ids, keep_earlier=False):
@@ -30,33 +35,48 @@ def mint_access_tokens(app, user_ids, keep_earlier=False):
     return tokens
 
 
-def booking_pairs(count):
-    """Return `count` distinct (user id, event id) pairs of pool users and pool events.
+def pool_tokens(app):
+    """Return an access token of the bench user and of every pool user, by user id."""
+    user_ids = [BENCH_USER_ID, *POOL_USER_IDS]
+    return dict(zip(user_ids, mint_access_tokens(app, user_ids), strict=True))
 
-    Pair i is pool user i mod P with pool event (i mod P + i div P) mod E: a
-    user's successive pairs are distinct events while i div P < E.
+
+def distinct_pairs(count, user_ids, event_ids, start=0):
+    """Return pairs `start` to `start + count - 1` of (user id, event id), all distinct.
+
+    Pair i is user i mod U with event (i mod U + i div U) mod E: a user's
+    successive pairs are distinct events while i div U < E, so pairs of
+    disjoint ranges of i never repeat one another.
     """
-    users = USERS - POOL_FIRST_USER + 1
-    events = EVENTS - POOL_FIRST_EVENT + 1
-    if count > users * events:
+    users, events = len(user_ids), len(event_ids)
+    if start + count > users * events:
         raise ValueError(f"at most {users * events} distinct pairs")
     return [
-        (POOL_FIRST_USER + i % users, POOL_FIRST_EVENT + (i % users + i // users) % events)
-        for i in range(count)
+        (user_ids[i % users], event_ids[(i % users + i // users) % events])
+        for i in range(start, start + count)
     ]
 
 
-def write_tokens(app, path, count):
-    """Return an access token of the bench user, and write `count` booking requests to `path`.
+def booking_pairs(count, start=0):
+    """Return `count` distinct (user id, event id) pairs of pool users and pool events."""
+    return distinct_pairs(count, POOL_USER_IDS, POOL_EVENT_IDS, start)
 
-    Each line is `<access token> <event id>`, a distinct (user, event) pair
-    of the pool.
-    """
-    pairs = booking_pairs(count)
-    user_ids = [BENCH_USER_ID, *sorted({user_id for user_id, _ in pairs})]
-    tokens = dict(zip(user_ids, mint_access_tokens(app, user_ids), strict=True))
+
+def write_requests(path, tokens, pairs):
+    """Write a line `<access token> <id>` per (user id, id) pair: the user's request on the id."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as lines:
-        for user_id, event_id in pairs:
-            lines.write(f"{tokens[user_id]} {event_id}\n")
-    return tokens[BENCH_USER_ID]
+        for user_id, item in pairs:
+            lines.write(f"{tokens[user_id]} {item}\n")
+
+
+def write_booking_requests(work_dir, tokens, count):
+    """Write `count` booking requests and `count` hold requests; return their pairs.
+
+    Both are pool users' pairs of pool events; the holds take the `count`
+    pairs after the bookings', so that no hold repeats a booking's pair.
+    """
+    bookings, holds = booking_pairs(count), booking_pairs(count, start=count)
+    write_requests(work_dir / BOOKINGS, tokens, bookings)
+    write_requests(work_dir / HOLDS, tokens, holds)
+    return bookings, holds

@@ -1,12 +1,13 @@
 """The benchmark's pure functions: wrk output, medians, targets, the kept analysis."""
 
+import json
 from pathlib import Path
 
 import pytest
 
 from bench import report
-from bench.run import endpoints, error_count, parse_wrk_output
-from bench.tokens import booking_pairs
+from bench.run import endpoints, error_count, parse_wrk_output, refuse_exhausted
+from bench.tokens import POOL_USER_IDS, booking_pairs, distinct_pairs
 
 WRK_OUTPUT = """\
 Running 3s test @ http://127.0.0.1:8099/bookings
@@ -93,6 +94,62 @@ def test_booking_fails_its_target_with_any_error():
     assert [verdict for name, _, verdict in rows if name.startswith("book ")] == [False]
 
 
+@pytest.mark.parametrize("endpoint", ["hold", "confirm"])
+def test_a_hold_and_a_confirm_must_reach_a_quarter_of_select1_without_errors(endpoint):
+    def verdict(rps, errors=0):
+        runs = [run("select1", 1000), run(endpoint, rps, errors=errors)]
+        rows = report.evaluate_targets(results(runs))
+        (found,) = [row for row in rows if row[0].startswith(f"{endpoint} ≥ 0.25 x SELECT 1")]
+        return found[2]
+
+    assert verdict(250) is True
+    assert verdict(249) is False
+    assert verdict(900, errors=1) is False
+
+
+def test_the_lifecycle_rows_are_in_the_endpoint_table():
+    runs = [run("select1", 1000)] + [
+        run(key, rps) for key, rps in (("hold", 300), ("confirm", 250), ("attendees_csv", 40))
+    ]
+    summary = results(runs)
+    summary["endpoints"].update(
+        hold='POST /bookings {"hold": true}',
+        confirm="POST /bookings/{id}/confirm",
+        attendees_csv="GET /events/{id}/attendees (CSV)",
+    )
+    table = report.endpoint_table(summary, 8)
+    assert '| `POST /bookings {"hold": true}` | 300 | 0.30 | 1.0 | 2.0 | 0 (0) |' in table
+    assert "| `POST /bookings/{id}/confirm` | 250 | 0.25 | 1.0 | 2.0 | 0 (0) |" in table
+    assert "| `GET /events/{id}/attendees (CSV)` | 40 | 0.04 | 1.0 | 2.0 | 0 (0) |" in table
+
+
+def older_results(*missing):
+    """The committed results, as if measured before the endpoints `missing` existed."""
+    older = json.loads(report.RESULTS.read_text())
+    for key in missing:
+        older["endpoints"].pop(key, None)
+    older["runs"] = [run for run in older["runs"] if run["endpoint"] not in missing]
+    return older
+
+
+def test_results_without_some_endpoints_are_published_without_their_rows():
+    older = older_results("events_cursor", "hold", "confirm", "events_deep")
+    document = report.render(older)
+    assert "after=" not in document
+    assert "POST /bookings/{id}/confirm ≥" not in document
+    targets = [name for name, _, _ in report.evaluate_targets(older)]
+    assert targets and not [name for name in targets if "skip=9980" in name]
+
+
+def test_a_run_that_used_up_its_prepared_requests_is_refused():
+    (endpoint,) = [e for e in endpoints(Path("/tmp"), "token") if e.key == "confirm"]
+    result = parse_wrk_output(WRK_OUTPUT)
+    refuse_exhausted(endpoint, result)
+    result["errors"]["exhausted"] = 1
+    with pytest.raises(RuntimeError, match="used up its prepared requests"):
+        refuse_exhausted(endpoint, result)
+
+
 def test_scaling_target_allows_ten_percent():
     runs = [
         run("top_booked", 1000, phase="scaling", scale=1000),
@@ -116,9 +173,31 @@ def test_booking_pairs_are_distinct():
     assert len(set(pairs)) == len(pairs)
 
 
+def test_hold_pairs_are_never_booking_pairs():
+    holds = booking_pairs(50_000, start=50_000)
+    assert len(set(holds)) == len(holds)
+    assert set(holds).isdisjoint(booking_pairs(50_000))
+
+
+def test_pairs_beyond_every_user_with_every_event_are_refused():
+    assert len(set(distinct_pairs(6, POOL_USER_IDS[:2], [7, 8, 9]))) == 6
+    with pytest.raises(ValueError):
+        distinct_pairs(5, POOL_USER_IDS[:2], [7, 8, 9], start=2)
+
+
 def test_scenarios_that_expect_one_status_count_their_own_failures():
     chosen = {endpoint.key: endpoint for endpoint in endpoints(Path("/tmp"), "token")}
     for key in ("events_list_304", "event_by_id_304", "my_bookings_304", "booking_by_id_304"):
         assert chosen[key].expect == 304 and chosen[key].counts_failures, key
-    assert chosen["book"].counts_failures
+    expected = {"book": 201, "hold": 201, "confirm": 200, "waitlist_join": 201}
+    expected["attendees_csv"] = 200
+    for key, status in expected.items():
+        assert chosen[key].expect == status and chosen[key].counts_failures, key
     assert not chosen["events_list"].counts_failures
+
+
+def test_every_post_row_is_reset_before_each_run():
+    chosen = {endpoint.key: endpoint for endpoint in endpoints(Path("/tmp"), "token")}
+    posts = {key for key, endpoint in chosen.items() if endpoint.script == "post_prepared.lua"}
+    assert posts == {"book", "hold", "confirm", "waitlist_join"}
+    assert all(chosen[key].reset is not None for key in posts)

@@ -2,9 +2,11 @@
 -- With BENCH_PATHS (a file of paths, one a line) each request takes the next
 -- path instead, every thread starting at its own place in the list; a line
 -- may give an ETag after its path, sent as that request's If-None-Match.
--- BENCH_IF_NONE_MATCH sends one If-None-Match with every request.
+-- BENCH_IF_NONE_MATCH sends one If-None-Match with every request, and
+-- BENCH_ACCEPT one Accept.
 -- With BENCH_EXPECT (a status) every other status counts in `bad`, and every
--- response counts under its status.
+-- response counts under its status; with BENCH_ACCEPT as well, so does an
+-- answer of another Content-Type.
 
 dofile(os.getenv("BENCH_WRK_DIR") .. "/common.lua")
 
@@ -15,6 +17,13 @@ end
 local tag = os.getenv("BENCH_IF_NONE_MATCH")
 if tag and tag ~= "" then
    wrk.headers["If-None-Match"] = tag
+end
+
+local accept = os.getenv("BENCH_ACCEPT")
+if accept and accept ~= "" then
+   wrk.headers["Accept"] = accept
+else
+   accept = nil
 end
 
 local close = headers_with({["Connection"] = "close"})
@@ -52,11 +61,21 @@ else
    end
 end
 
+-- True when the answer's Content-Type is the media type asked for.
+local function accepted(headers)
+   for name, value in pairs(headers) do
+      if name:lower() == "content-type" then
+         return value:sub(1, #accept) == accept
+      end
+   end
+   return false
+end
+
 local expect = tonumber(os.getenv("BENCH_EXPECT"))
 if expect then
    function response(status, headers, body)
       count_status(status)
-      if status ~= expect then
+      if status ~= expect or (accept and not accepted(headers)) then
          bad = bad + 1
       end
    end
