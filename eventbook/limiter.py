@@ -51,9 +51,12 @@ class FallbackLimiter(Limiter):
 
     def init_app(self, app):
         # Each application counts under its own RATELIMIT_KEY_PREFIX, from a
-        # healthy start (Flask-Limiter keeps the first application's prefix).
+        # healthy start, with its own RATELIMIT_ENABLED and RATELIMIT_HEADERS_ENABLED
+        # (Flask-Limiter keeps the first application's values as the next one's defaults).
         self._key_prefix = None
         self._storage_dead = False
+        self.enabled = True
+        self._headers_enabled = None
         # Registered first, so it runs after Flask-Limiter's own response hook.
         app.after_request(_retry_after_on_429_only)
         super().init_app(app)

@@ -3,6 +3,7 @@
 import pytest
 from limits import parse
 
+from eventbook import create_app
 from eventbook.errors import describe_limit
 from eventbook.limiter import WINDOW_RESET_HEADER
 
@@ -67,3 +68,30 @@ def test_limit_headers_are_sent_on_success(client, make_user, auth_headers, make
 )
 def test_a_limit_is_said_as_the_settings_write_it(setting, said):
     assert describe_limit(parse(setting)) == said
+
+
+@pytest.mark.parametrize(
+    "first_settings",
+    [
+        {"RATELIMIT_ENABLED": False},
+        {"RATELIMIT_HEADERS_ENABLED": False},
+        {"RATELIMIT_ENABLED": False, "RATELIMIT_HEADERS_ENABLED": False},
+    ],
+)
+def test_each_application_keeps_its_own_limiter_settings(
+    settings, make_user, auth_headers, make_event, first_settings
+):
+    """One limiter serves every application of a process (tests, the benchmark):
+    an earlier application's settings must not become the next one's."""
+    enabled = first_settings.get("RATELIMIT_ENABLED", True)
+    with_headers = first_settings.get("RATELIMIT_HEADERS_ENABLED", True)
+    for app_settings, expect_limit, expect_headers in (
+        ({**settings, **first_settings}, enabled, enabled and with_headers),
+        (settings, True, True),
+    ):
+        client = create_app(app_settings).test_client()
+        headers = auth_headers(make_user())
+        responses = [book(client, headers, make_event().id) for _ in range(6)]
+        statuses = [response.status_code for response in responses]
+        assert statuses == [201] * 5 + [429 if expect_limit else 201]
+        assert ("X-RateLimit-Remaining" in responses[0].headers) == expect_headers
