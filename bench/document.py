@@ -22,8 +22,8 @@ Run from {started} to {finished} (UTC).
 ## Running it
 
 ```bash
-make bench                                       # everything, about 17 minutes
-make bench BENCH_ARGS="--duration 3 --repeat 1"  # a quick check, about 3 minutes
+make bench                                       # everything, about 30 minutes
+make bench BENCH_ARGS="--duration 3 --repeat 1"  # a quick check, about 6 minutes
 .venv/bin/python -m bench --help                 # every option
 .venv/bin/python -m bench.publish                # rewrite this page from the last results
 ```
@@ -171,8 +171,11 @@ attendee list of an event with 1,000 confirmed bookings, with
 
 ## Scaling with the number of bookings
 
-Requests per second (medians) with the bookings table at each size; the
-last column is the largest size over the smallest.
+Requests per second (medians) with the bookings table at each size, and in
+brackets the share of `SELECT 1` measured at the same size. The last column
+is the largest size over the smallest: for `SELECT 1`, its requests per
+second, which show how much the machine itself drifted over the run; for
+the others, their share of `SELECT 1`, which is what the data could change.
 
 {scaling}
 
