@@ -250,3 +250,104 @@ def test_a_304_costs_no_more_than_the_full_answer(app, user, headers, statements
         full = statements_of("GET", url, 200, headers=caller)
         unchanged = statements_of("GET", url, 304, headers={**caller, "If-None-Match": tag})
         assert len(unchanged) == len(full) == budget, url
+
+
+def organiser_world(app, client, make_user, auth_headers, crowd):
+    """An organiser's event with `crowd` confirmed attendees and a waitlist of `crowd`.
+
+    Returns the organiser's headers, the event id, a confirmed booking's id
+    and a waiting user's headers with their entry's id.
+    """
+    organiser = make_user()
+    [event_id] = add_events(app, 1, organizer_id=organiser.id)
+    with app.app_context():
+        db.session.get(Event, event_id).total_slots = crowd
+        db.session.commit()
+    booking_ids = []
+    for _ in range(crowd):
+        response = client.post(
+            "/bookings", json={"event_id": event_id}, headers=auth_headers(make_user())
+        )
+        assert response.status_code == 201, response.get_json()
+        booking_ids.append(response.get_json()["id"])
+    waiting = []
+    for _ in range(crowd):
+        headers = auth_headers(make_user())
+        response = client.post(f"/events/{event_id}/waitlist", headers=headers)
+        assert response.status_code == 201, response.get_json()
+        waiting.append((headers, response.get_json()["id"]))
+    return auth_headers(organiser), event_id, booking_ids[0], waiting[-1]
+
+
+def lifecycle_costs(app, client, make_user, auth_headers, statements_of, crowd):
+    """The number of statements of each lifecycle and organiser request, with `crowd` people."""
+    organiser, event_id, booking_id, (waiter, entry_id) = organiser_world(
+        app, client, make_user, auth_headers, crowd
+    )
+    [open_event] = add_events(app, 1)
+    holder = auth_headers(make_user())
+    costs = {}
+
+    def cost(name, method, url, status, **kwargs):
+        costs[name] = len(statements_of(method, url, status, **kwargs))
+        return costs[name]
+
+    cost(
+        "hold",
+        "POST",
+        "/bookings",
+        201,
+        json={"event_id": open_event, "hold": True},
+        headers=holder,
+    )
+    with app.app_context():
+        hold_id = db.session.query(Booking.id).filter_by(event_id=open_event).scalar()
+    cost("confirm", "POST", f"/bookings/{hold_id}/confirm", 200, headers=holder)
+    newcomer = auth_headers(make_user())
+    cost("join waitlist", "POST", f"/events/{event_id}/waitlist", 201, headers=newcomer)
+    cost("my waitlist", "GET", "/waitlist/my", 200, headers=waiter)
+    cost("leave waitlist", "DELETE", f"/waitlist/{entry_id}", 204, headers=waiter)
+    cost("attendees", "GET", f"/events/{event_id}/attendees?limit=100", 200, headers=organiser)
+    csv = {**organiser, "Accept": "text/csv"}
+    cost("attendees csv", "GET", f"/events/{event_id}/attendees", 200, headers=csv)
+    cost("stats", "GET", f"/events/{event_id}/stats", 200, headers=organiser)
+    cost("check-in", "POST", f"/bookings/{booking_id}/check-in", 200, headers=organiser)
+    cost("event calendar", "GET", f"/events/{event_id}/calendar.ics", 200)
+    cost("changes", "GET", "/changes?limit=100", 200, headers=organiser)
+    cost("cancel event", "POST", f"/events/{event_id}/cancel", 200, json={}, headers=organiser)
+    return costs
+
+
+def test_the_lifecycle_and_the_organisers_side_cost_the_same_for_one_person_and_thirty(
+    app, client, make_user, auth_headers, statements_of
+):
+    few = lifecycle_costs(app, client, make_user, auth_headers, statements_of, crowd=1)
+    many = lifecycle_costs(app, client, make_user, auth_headers, statements_of, crowd=30)
+    # The feed's page may take one more statement to read its snapshot.
+    assert many["changes"] - few["changes"] in (0, 1)
+    few.pop("changes"), many.pop("changes")
+    assert many == few
+    over = {name: cost for name, cost in few.items() if cost > LIFECYCLE_BUDGETS[name]}
+    assert not over, over
+
+
+# Statements per request, the token check included. A write records its
+# change (and the deliveries of the organiser's subscriptions): two more.
+LIFECYCLE_BUDGETS = {
+    "hold": 4,
+    # Find the booking's event, lock and settle it, re-read the booking,
+    # confirm it, close an accepted offer; the changes.
+    "confirm": 9,
+    # Lock and settle the event, the refusal checks, the entry, the counter.
+    "join waitlist": 9,
+    "my waitlist": 3,
+    "leave waitlist": 8,
+    "attendees": 3,
+    "attendees csv": 3,
+    "stats": 4,
+    "check-in": 4,
+    "event calendar": 1,
+    # Cancel every booking and close every entry in one statement each; the
+    # changes of all of them in one more each, whatever their number.
+    "cancel event": 12,
+}

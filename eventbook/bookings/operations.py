@@ -12,7 +12,7 @@ from sqlalchemy.orm import contains_eager, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from eventbook.bookings import slots
-from eventbook.bookings.changes import record_booking, record_entry
+from eventbook.bookings.changes import record_booking, record_entries
 from eventbook.errors import DomainError
 from eventbook.events.operations import EventCancelled, EventNotFound
 from eventbook.extensions import db
@@ -180,8 +180,7 @@ def confirm_booking(user_id, booking_id):
         booked_count=Event.booked_count + 1,
     )
     record_booking("booking.confirmed", booking, event)
-    for entry in accepted:
-        record_entry("waitlist.accepted", entry, event)
+    record_entries("waitlist.accepted", accepted, event)
     return booking
 
 

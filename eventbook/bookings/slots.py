@@ -20,7 +20,7 @@ from flask import current_app
 from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from eventbook.bookings.changes import record_booking, record_entry
+from eventbook.bookings.changes import record_booking, record_bookings, record_entries
 from eventbook.extensions import db
 from eventbook.models import (
     ACTIVE_WAITLIST_STATUSES,
@@ -182,10 +182,8 @@ def expire_due_holds(event):
     event = adjust_counters(
         event.id, held_count=Event.held_count - len(expired), next_hold_expiry=earliest
     )
-    for booking in expired:
-        record_booking("booking.expired", booking, event)
-    for entry in entries:
-        record_entry("waitlist.expired", entry, event)
+    record_bookings("booking.expired", expired, event)
+    record_entries("waitlist.expired", entries, event)
     return expired
 
 
@@ -200,8 +198,7 @@ def close_waitlist(event, statuses=("waiting",)):
     ).all()
     if event.waiting_count:
         event = adjust_counters(event.id, waiting_count=0)
-    for entry in closed:
-        record_entry("waitlist.closed", entry, event)
+    record_entries("waitlist.closed", closed, event)
     return len(closed)
 
 
@@ -249,10 +246,8 @@ def offer_free_slots(event):
             waiting_count=Event.waiting_count - len(entries),
             next_hold_expiry=_earliest(DatabaseNow(ttl)) if made else Event.next_hold_expiry,
         )
-    for entry in offered:
-        record_entry("waitlist.offered", entry, event)
-    for entry in closed:
-        record_entry("waitlist.closed", entry, event)
+    record_entries("waitlist.offered", offered, event)
+    record_entries("waitlist.closed", closed, event)
     return offered
 
 
@@ -295,8 +290,7 @@ def release(event, booking, status, now=None):
     db.session.flush()
     event = adjust_counters(event.id, **{counter: getattr(Event, counter) - 1})
     record_booking(f"booking.{status}", booking, event)
-    for entry in left:
-        record_entry("waitlist.left", entry, event)
+    record_entries("waitlist.left", left, event)
     return settle(event)
 
 

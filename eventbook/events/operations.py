@@ -8,7 +8,7 @@ listed, its bookings `event_cancelled`).
 from sqlalchemy import exists, or_, select, update
 
 from eventbook.bookings import slots
-from eventbook.bookings.changes import record_booking, record_event
+from eventbook.bookings.changes import record_bookings, record_event
 from eventbook.errors import DomainError
 from eventbook.extensions import db
 from eventbook.models import (
@@ -231,8 +231,7 @@ def cancel_event(event, reason=None):
     event.sequence += 1
     db.session.flush()
     record_event("event.cancelled", event)
-    for booking in cancelled:
-        record_booking("booking.event_cancelled", booking, event)
+    record_bookings("booking.event_cancelled", cancelled, event)
     return event
 
 
