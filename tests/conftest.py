@@ -42,6 +42,8 @@ TEST_SETTINGS = {
     "EVENT_CREATE_RATE_LIMIT": "1000 per minute",
 }
 PASSWORD = "password123"
+# Seconds after which holds and offers run out in a test about expiry.
+SHORT_TTL = 1
 
 BACKENDS = [
     "sqlite",
@@ -263,3 +265,10 @@ def pytest_terminal_summary(terminalreporter):
         for report in reports:
             figures = ", ".join(f"{name}={value}" for name, value in report.user_properties)
             terminalreporter.write_line(f"{report.nodeid.split('::')[-1]}: {figures}")
+
+
+@pytest.fixture
+def short_ttl(app):
+    """Holds and offers made from now on run out after `SHORT_TTL` seconds; return it."""
+    app.config["HOLD_TTL_SECONDS"] = app.config["WAITLIST_OFFER_TTL_SECONDS"] = SHORT_TTL
+    return SHORT_TTL
