@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from eventbook.extensions import db
 from eventbook.models import utcnow
+from eventbook.webhooks import changes
 from eventbook.webhooks.changes import CHANGE_TYPES, record_change
 from eventbook.webhooks.models import Change
 
@@ -90,6 +91,20 @@ def test_a_change_exists_only_if_its_transaction_commits(app, make_user, make_ev
         record_change("event.updated", event.id, {"id": event.id})
         db.session.commit()
         assert db.session.scalar(select(func.count()).select_from(Change)) == 1
+
+
+def test_many_changes_at_once_keep_their_order_across_batches(
+    app, make_user, make_event, monkeypatch
+):
+    monkeypatch.setattr(changes, "RECORD_BATCH", 3)
+    event = make_event(organizer_id=make_user().id)
+    items = [{"n": n} for n in range(8)]
+    with app.app_context():
+        ids = changes.record_changes("booking.event_cancelled", event.id, items)
+        db.session.commit()
+        stored = db.session.execute(select(Change.id, Change.data).order_by(Change.id)).all()
+    assert ids == sorted(ids) and len(set(ids)) == 8
+    assert [(row.id, row.data) for row in stored] == list(zip(ids, items, strict=True))
 
 
 def test_an_unknown_change_type_is_refused(app, make_event):
