@@ -8,6 +8,7 @@ changed at once are recorded in a fixed number of statements.
 
 from sqlalchemy import select
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from eventbook.bookings.schemas import BookingSchema
 from eventbook.events.schemas import EventSchema
@@ -50,13 +51,7 @@ def record_entries(change_type, entries, event, positions=None):
     :param positions: each entry's place among the waiting, or None (all
         None: entries no longer waiting).
     """
-    offer_ids = [entry.booking_id for entry in entries if entry.booking_id]
-    offers = {}
-    if offer_ids:
-        offers = {
-            booking.id: booking
-            for booking in db.session.scalars(select(Booking).where(Booking.id.in_(offer_ids)))
-        }
+    offers = _offers(entries)
     for entry, position in zip(entries, positions or [None] * len(entries), strict=True):
         offer = offers.get(entry.booking_id)
         if offer is not None:
@@ -64,3 +59,21 @@ def record_entries(change_type, entries, event, positions=None):
         set_committed_value(entry, "offer", offer)
         entry.position = position
     record_changes(change_type, event.id, [WAITLIST_ENTRY.dump(entry) for entry in entries])
+
+
+def _offers(entries):
+    """The held bookings of the entries with an offer, by id.
+
+    An offer just made is in the session already; only the others are
+    read, in one statement.
+    """
+    offers = {}
+    for booking_id in {entry.booking_id for entry in entries if entry.booking_id}:
+        offers[booking_id] = db.session.identity_map.get(identity_key(Booking, booking_id))
+    missing = [booking_id for booking_id, booking in offers.items() if booking is None]
+    if missing:
+        offers.update(
+            (booking.id, booking)
+            for booking in db.session.scalars(select(Booking).where(Booking.id.in_(missing)))
+        )
+    return offers
