@@ -13,6 +13,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy import insert
+from sqlalchemy.engine.default import CACHE_MISS, NO_CACHE_KEY
 
 from eventbook.extensions import db
 from eventbook.models import Booking, Event, User, utcnow
@@ -20,20 +21,28 @@ from tests.conftest import PASSWORD
 
 
 @contextmanager
-def counting_statements(app):
-    """Yield a list that collects the SQL of every statement sent meanwhile."""
-    statements = []
+def collecting(app, collect):
+    """Yield a list of what `collect(statement, context)` returns for each
+    statement sent meanwhile, where it returns anything but None."""
+    collected = []
 
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
+    def listener(conn, cursor, statement, parameters, context, executemany):
+        found = collect(statement, context)
+        if found is not None:
+            collected.append(found)
 
     with app.app_context():
         engine = db.engine
-    sa_event.listen(engine, "before_cursor_execute", count)
+    sa_event.listen(engine, "before_cursor_execute", listener)
     try:
-        yield statements
+        yield collected
     finally:
-        sa_event.remove(engine, "before_cursor_execute", count)
+        sa_event.remove(engine, "before_cursor_execute", listener)
+
+
+def counting_statements(app):
+    """Yield a list that collects the SQL of every statement sent meanwhile."""
+    return collecting(app, lambda statement, context: statement)
 
 
 @pytest.fixture
@@ -351,3 +360,71 @@ LIFECYCLE_BUDGETS = {
     # changes of all of them in one more each, whatever their number.
     "cancel event": 12,
 }
+
+
+def compiled_afresh(app):
+    """Yield a list that collects the statements SQLAlchemy compiles meanwhile.
+
+    A statement whose compiled form comes from the engine's cache is not
+    collected; one that misses it, or that has no cache key at all (so that
+    it is compiled on every execution), is. Savepoints are left out: they
+    have no key, and their compiled form is one line.
+    """
+
+    def afresh(statement, context):
+        savepoint = statement.split()[0] in ("SAVEPOINT", "RELEASE", "ROLLBACK")
+        missed = context.compiled is not None and context.cache_hit in (CACHE_MISS, NO_CACHE_KEY)
+        return (context.cache_hit.name, statement) if missed and not savepoint else None
+
+    return collecting(app, afresh)
+
+
+def tour(app, client, make_user, auth_headers, statements_of):
+    """Send one request of nearly every kind, to new users and events."""
+    lifecycle_costs(app, client, make_user, auth_headers, statements_of, crowd=2)
+    user = make_user()
+    headers = auth_headers(user)
+    event_ids = add_events(app, 3, organizer_id=user.id)
+    for url in (
+        "/events?limit=5",
+        "/events?limit=5&skip=300",
+        "/events?limit=5&upcoming=true&q=event",
+        "/events?limit=5&mine=true",
+        "/events/top-booked?limit=5",
+        f"/events/{event_ids[0]}",
+        "/bookings/my?status=all",
+        "/waitlist/my",
+        "/auth/me",
+    ):
+        client.get(url, headers=headers)
+    cursor = client.get("/events?limit=1").headers["X-Next-Cursor"]
+    client.get(f"/events?limit=1&after={cursor}")
+    other = auth_headers(make_user())
+    keyed = {**other, "Idempotency-Key": f"tour-{user.id}"}
+    for _ in range(2):
+        booked = client.post("/bookings", json={"event_id": event_ids[1]}, headers=keyed)
+    client.get(f"/bookings/{booked.get_json()['id']}", headers=other)
+    client.delete(f"/bookings/{booked.get_json()['id']}", headers=other)
+    client.patch(f"/events/{event_ids[2]}", json={"title": "Renamed"}, headers=headers)
+    client.delete(f"/events/{event_ids[2]}", headers=headers)
+    credentials = {"email": user.email, "password": PASSWORD}
+    login = client.post("/auth/login", json=credentials).get_json()
+    client.post("/auth/refresh", json={"refresh_token": login["refresh_token"]})
+    client.post(
+        "/auth/logout", json={}, headers={"Authorization": f"Bearer {login['access_token']}"}
+    )
+    new_user = {"name": "Newcomer", "email": f"new-{user.id}@example.com", "password": PASSWORD}
+    client.post("/auth/register", json=new_user)
+
+
+def test_every_statement_is_compiled_once(app, client, make_user, auth_headers, statements_of):
+    """A request sends statements SQLAlchemy has compiled before, never one built afresh.
+
+    A statement with no cache key (rows written into a multi-row VALUES, a
+    value SQLAlchemy cannot key on) is compiled again on every request: a
+    cost per request that no statement count shows.
+    """
+    tour(app, client, make_user, auth_headers, statements_of)
+    with compiled_afresh(app) as compiled:
+        tour(app, client, make_user, auth_headers, statements_of)
+    assert compiled == []

@@ -22,8 +22,20 @@ import base64
 import binascii
 import json
 import re
+from functools import cache
 
-from sqlalchemy import delete, exists, func, insert, literal, literal_column, or_, select, text
+from sqlalchemy import (
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 
 from eventbook.errors import DomainError
 from eventbook.extensions import db
@@ -95,23 +107,41 @@ def record_changes(change_type, event_id, items):
     if change_type not in CHANGE_TYPES:
         raise ValueError(f"unknown change type {change_type!r}")
     now = utcnow()
-    organizer = select(Event.organizer_id).where(Event.id == event_id).scalar_subquery()
-    fixed = {"type": change_type, "event_id": event_id, "organizer_id": organizer}
-    fixed["created_at"] = now
-    if _is_postgresql():
-        fixed["xid"] = literal_column("pg_current_xact_id()::text::bigint")
+    statement = _insert_changes(_is_postgresql())
+    fixed = {"type": change_type, "changed_event_id": event_id, "created_at": now}
     change_ids = []
     for start in range(0, len(items), RECORD_BATCH):
         rows = [{**fixed, "data": data} for data in items[start : start + RECORD_BATCH]]
-        recorded = db.session.execute(
-            insert(Change).values(rows).returning(Change.id, Change.organizer_id)
-        ).all()
+        recorded = db.session.execute(statement, rows).all()
         ids = sorted(change_id for change_id, _ in recorded)
         change_ids += ids
         organizer_id = recorded[0].organizer_id
         if organizer_id is not None:
             _add_deliveries(ids, change_type, organizer_id, now)
     return change_ids
+
+
+@cache
+def _insert_changes(postgresql):
+    """The INSERT of changes, built once; run with one parameter set per change.
+
+    Its bind parameters are `type`, `data`, `created_at` and
+    `changed_event_id`; the organiser is read from the event, and on
+    PostgreSQL the transaction's id recorded. SQLAlchemy sends many
+    parameter sets as one multi-row INSERT ("insertmanyvalues"); a statement
+    with the rows written into its VALUES could not be cached, and would
+    be compiled again on every booking.
+    """
+    event_id = bindparam("changed_event_id")
+    organizer = select(Event.organizer_id).where(Event.id == event_id).scalar_subquery()
+    computed = {"event_id": event_id, "organizer_id": organizer}
+    if postgresql:
+        computed["xid"] = literal_column("pg_current_xact_id()::text::bigint")
+    return (
+        insert(Change.__table__)
+        .values(**computed)
+        .returning(Change.__table__.c.id, Change.__table__.c.organizer_id)
+    )
 
 
 def _add_deliveries(change_ids, change_type, organizer_id, now):
