@@ -86,6 +86,8 @@ class Blueprint(flask_smorest.Blueprint):
 
     def arguments(self, schema, **kwargs):
         """Parse and validate arguments; invalid ones are a 400 listing the fields."""
+        if isinstance(schema, type):  # given a class, webargs builds one per request
+            schema = schema()
         parse = super().arguments(schema, **kwargs)
 
         def decorator(func):

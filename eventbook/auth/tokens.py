@@ -12,12 +12,13 @@ user's is over, however the login and the password change interleaved.
 import re
 import uuid
 from datetime import timedelta
+from functools import cache
 
 from flask import current_app, g, request
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
 from flask_jwt_extended.exceptions import JWTExtendedException, WrongTokenError
 from jwt import InvalidTokenError
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from eventbook.errors import DomainError
@@ -194,16 +195,22 @@ def prune_families(before, dry_run=False):
     ).rowcount
 
 
+@cache
+def _family_with_user():
+    """The statement reading a login (bind parameter `family_id`) with its user; built once."""
+    return (
+        select(TokenFamily)
+        .options(joinedload(TokenFamily.user))
+        .where(TokenFamily.id == bindparam("family_id"))
+    )
+
+
 def register_token_loaders(jwt):
     @jwt.token_in_blocklist_loader
     def is_revoked(header, payload):
         # One query checks the login and loads its user; the user is kept for
         # the lookup below, so an authenticated request costs one statement.
-        family = db.session.scalar(
-            select(TokenFamily)
-            .options(joinedload(TokenFamily.user))
-            .where(TokenFamily.id == payload.get("fam"))
-        )
+        family = db.session.scalar(_family_with_user(), {"family_id": payload.get("fam")})
         revoked = (
             family is None
             or str(family.user_id) != payload["sub"]

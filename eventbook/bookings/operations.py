@@ -7,7 +7,9 @@ a live booking already held, an event that has started, booking closed,
 booking not open yet, and last a full event.
 """
 
-from sqlalchemy import func, select, update
+from functools import cache
+
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import contains_eager, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -223,6 +225,29 @@ def get_booking(user_id, booking_id):
     return booking
 
 
+@cache
+def _my_bookings_statements():
+    """Return (page, number) statements of one user's bookings in some statuses.
+
+    Built once: bind parameters `user_id`, `statuses`, `skip`, `limit`.
+    """
+    mine = (
+        Booking.user_id == bindparam("user_id"),
+        Booking.current_status.in_(bindparam("statuses", expanding=True)),
+    )
+    total = select(func.count()).select_from(Booking).where(*mine)
+    page = (
+        select(Booking, total.scalar_subquery())
+        .join(Booking.event)
+        .options(contains_eager(Booking.event))
+        .where(*mine)
+        .order_by(Booking.created_at.desc(), Booking.id.desc())
+        .offset(bindparam("skip"))
+        .limit(bindparam("limit"))
+    )
+    return page, total
+
+
 def list_bookings(user_id, skip, limit, statuses=LIVE_BOOKING_STATUSES):
     """Return a page of a user's bookings in `statuses`, newest first, and their number.
 
@@ -231,17 +256,9 @@ def list_bookings(user_id, skip, limit, statuses=LIVE_BOOKING_STATUSES):
     through the (user_id, created_at) index, with each booking's event and
     the number of matches beside it.
     """
-    mine = (Booking.user_id == user_id, Booking.current_status.in_(statuses))
-    total = select(func.count()).select_from(Booking).where(*mine).scalar_subquery()
-    rows = db.session.execute(
-        select(Booking, total)
-        .join(Booking.event)
-        .options(contains_eager(Booking.event))
-        .where(*mine)
-        .order_by(Booking.created_at.desc(), Booking.id.desc())
-        .offset(skip)
-        .limit(limit)
-    ).all()
+    page, total = _my_bookings_statements()
+    params = {"user_id": user_id, "statuses": list(statuses), "skip": skip, "limit": limit}
+    rows = db.session.execute(page, params).all()
     if not rows:  # past the last page: nothing carried the number
-        return [], db.session.scalar(select(total))
+        return [], db.session.scalar(total, params)
     return [row[0] for row in rows], rows[0][1]

@@ -5,8 +5,11 @@ bookable within its booking window) or `cancelled` (readable by id, never
 listed, its bookings `event_cancelled`).
 """
 
-from sqlalchemy import exists, or_, select, update
+from functools import cache
 
+from sqlalchemy import bindparam, exists, or_, select, update
+
+from eventbook import pagination
 from eventbook.bookings import slots
 from eventbook.bookings.changes import record_bookings, record_event
 from eventbook.errors import DomainError
@@ -20,7 +23,7 @@ from eventbook.models import (
     WaitlistEntry,
     utcnow,
 )
-from eventbook.pagination import page_with_total
+from eventbook.pagination import page_query, read_page
 
 
 class EventNotFound(DomainError):
@@ -89,21 +92,43 @@ def _escape_like(text):
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _filters(upcoming=False, q=None, organizer_id=None):
-    filters = [Event.status == "published"] if organizer_id is None else []
-    if organizer_id is not None:
-        filters.append(Event.organizer_id == organizer_id)
+def _filters(upcoming=False, searched=False, by_organizer=False):
+    """Return the filters of a list of events; their values are the bind
+    parameters `now`, `pattern` (a LIKE pattern) and `organizer_id`."""
+    if by_organizer:
+        filters = [Event.organizer_id == bindparam("organizer_id")]
+    else:
+        filters = [Event.status == "published"]
     if upcoming:
-        filters.append(Event.event_date > utcnow())
-    if q:
-        pattern = f"%{_escape_like(q)}%"
+        filters.append(Event.event_date > bindparam("now"))
+    if searched:
+        pattern = bindparam("pattern")
         filters.append(
-            or_(
-                Event.title.ilike(pattern, escape="\\"),
-                Event.location.ilike(pattern, escape="\\"),
-            )
+            or_(Event.title.ilike(pattern, escape="\\"), Event.location.ilike(pattern, escape="\\"))
         )
     return filters
+
+
+def _filter_values(upcoming=False, q=None, organizer_id=None):
+    values = {"organizer_id": organizer_id}
+    if upcoming:
+        values["now"] = utcnow()
+    if q:
+        values["pattern"] = f"%{_escape_like(q)}%"
+    return values
+
+
+@cache
+def _page_query(upcoming, searched, by_organizer, by_fill, deferred, resumed):
+    filters = _filters(upcoming, searched, by_organizer)
+    plain = not (upcoming or searched or by_organizer)
+    total = select(EventTotal.events) if plain else None
+    order = (
+        ((Event.booked_count * 1.0 / Event.total_slots).desc(), Event.id)
+        if by_fill
+        else (Event.event_date, Event.id)
+    )
+    return page_query(Event, filters, order, deferred, resumed, total)
 
 
 def list_events(skip, limit, upcoming=False, q=None, organizer_id=None, after=None, by_fill=False):
@@ -118,25 +143,31 @@ def list_events(skip, limit, upcoming=False, q=None, organizer_id=None, after=No
     :param after: the (event_date, id) of the last event seen: the page
         starts right after it.
     """
-    filters = _filters(upcoming, q, organizer_id)
-    plain = not upcoming and not q and organizer_id is None
-    total = select(EventTotal.events) if plain else None
-    order = (
-        ((Event.booked_count * 1.0 / Event.total_slots).desc(), Event.id)
-        if by_fill
-        else (Event.event_date, Event.id)
+    query = _page_query(
+        upcoming=bool(upcoming),
+        searched=bool(q),
+        by_organizer=organizer_id is not None,
+        by_fill=bool(by_fill),
+        deferred=skip >= pagination.DEFERRED_JOIN_FROM,
+        resumed=after is not None,
     )
-    return page_with_total(Event, filters, order, skip, limit, total, after)
+    return read_page(query, _filter_values(upcoming, q, organizer_id), skip, limit, after)
+
+
+@cache
+def _top_booked_statement(upcoming):
+    return (
+        select(Event)
+        .where(*_filters(upcoming))
+        .order_by(Event.booked_count.desc(), Event.id)
+        .limit(bindparam("limit"))
+    )
 
 
 def top_booked(limit, upcoming=False):
     """Return the most booked published events, read from the indexed booking counter."""
-    return db.session.scalars(
-        select(Event)
-        .where(*_filters(upcoming))
-        .order_by(Event.booked_count.desc(), Event.id)
-        .limit(limit)
-    ).all()
+    statement = _top_booked_statement(bool(upcoming))
+    return db.session.scalars(statement, {"limit": limit, **_filter_values(upcoming)}).all()
 
 
 def check_schedule(event):
