@@ -33,10 +33,6 @@ from eventbook.models import (
 )
 
 
-def _insert():
-    return postgresql.insert if db.engine.dialect.name == "postgresql" else sqlite.insert
-
-
 def lock_event(event_id):
     """Lock an event's row until the transaction ends; return it, freshly read, or None.
 
@@ -127,20 +123,42 @@ def insert_booking(user_id, event_id, hold, ttl_seconds=None):
     :param hold: a `held` booking expiring `ttl_seconds` from now on the
         database clock (default `HOLD_TTL_SECONDS`); else `confirmed`.
     """
-    now = utcnow()
-    if hold:
-        ttl = current_app.config["HOLD_TTL_SECONDS"] if ttl_seconds is None else ttl_seconds
-        values = {"status": "held", "expires_at": DatabaseNow(ttl)}
+    if hold and ttl_seconds is None:
+        ttl_seconds = current_app.config["HOLD_TTL_SECONDS"]
+    statement = _insert_booking_statement(db.engine.dialect.name, ttl_seconds if hold else None)
+    values = {"booker_id": user_id, "booked_event_id": event_id, "booked_at": utcnow()}
+    return db.session.scalar(statement, values)
+
+
+@lru_cache(maxsize=16)
+def _insert_booking_statement(dialect, ttl_seconds):
+    """The INSERT of `insert_booking`, built once per kind; the user, the
+    event and the time (`booker_id`, `booked_event_id`, `booked_at`) are
+    bound per call.
+
+    :param ttl_seconds: a hold's time to live, or None to confirm.
+    """
+    booked_at = bindparam("booked_at", type_=Booking.created_at.type)
+    if ttl_seconds is None:
+        values = {"status": "confirmed", "confirmed_at": booked_at}
     else:
-        values = {"status": "confirmed", "confirmed_at": now}
-    return db.session.scalar(
-        _insert()(Booking)
-        .values(user_id=user_id, event_id=event_id, created_at=now, **values)
+        values = {"status": "held", "expires_at": DatabaseNow(ttl_seconds)}
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(Booking)
+        .values(
+            user_id=bindparam("booker_id"),
+            event_id=bindparam("booked_event_id"),
+            created_at=booked_at,
+            **values,
+        )
         .on_conflict_do_nothing(
             index_elements=[Booking.user_id, Booking.event_id],
             index_where=Booking.status.in_(LIVE_BOOKING_STATUSES),
         )
         .returning(Booking)
+        # One row with its values bound, not the ORM's bulk INSERT of many.
+        .execution_options(dml_strategy="orm")
     )
 
 
