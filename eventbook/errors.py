@@ -6,7 +6,7 @@ plus ``"errors": {field: [messages]}`` when input failed validation.
 
 import logging
 
-from flask import g
+from flask import make_response
 from flask_limiter import RateLimitExceeded
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -119,8 +119,16 @@ def error_response_for_http_exception(error):
 
 
 def handle_domain_error(error):
-    g.error_name = type(error).__name__  # what metrics count the outcome as
-    return error_response(error.status_code, error.message, headers=error.headers)
+    """Answer a `DomainError` with its status and message.
+
+    The response names the rule that answered (`response.domain_error`, the
+    error's class name), for whatever counts outcomes after the request.
+    """
+    response = make_response(
+        error_response(error.status_code, error.message, headers=error.headers)
+    )
+    response.domain_error = type(error).__name__
+    return response
 
 
 def database_unavailable_response(error):

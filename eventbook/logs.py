@@ -15,6 +15,8 @@ import time
 from flask import g, has_request_context, request
 from flask_jwt_extended import get_jwt_identity
 
+from eventbook.middleware import request_id
+
 LOG_FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
 REQUEST_FIELDS = ("method", "path", "status", "duration_ms", "user_id", "remote_addr")
@@ -25,7 +27,7 @@ request_log = logging.getLogger("eventbook.request")
 
 class RequestIdFilter(logging.Filter):
     def filter(self, record):
-        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        record.request_id = request_id() if has_request_context() else "-"
         return True
 
 

@@ -93,8 +93,9 @@ def outcome(response):
     """Name what a booking or cancellation request came to (a bounded set)."""
     if response.status_code in SUCCESS:
         return SUCCESS[response.status_code]
-    if "error_name" in g:
-        return _snake_case(g.error_name)
+    domain_error = getattr(response, "domain_error", None)  # see errors.handle_domain_error
+    if domain_error is not None:
+        return _snake_case(domain_error)
     return BY_STATUS.get(response.status_code, f"status_{response.status_code}")
 
 
