@@ -131,13 +131,21 @@ def book_event(user_id, event_id, hold=False):
     return booking
 
 
+@cache
+def _event_of_booking():
+    """The event id of a user's booking (bind parameters `booking_id`, `user_id`); built once."""
+    return select(Booking.event_id).where(
+        Booking.id == bindparam("booking_id"), Booking.user_id == bindparam("user_id")
+    )
+
+
 def _lock_booking(user_id, booking_id):
     """Lock the event of a user's booking, settle it, and return the booking re-read.
 
     :raises BookingNotFound: no such booking, or it belongs to someone else.
     """
     event_id = db.session.scalar(
-        select(Booking.event_id).where(Booking.id == booking_id, Booking.user_id == user_id)
+        _event_of_booking(), {"booking_id": booking_id, "user_id": user_id}
     )
     if event_id is None:
         raise BookingNotFound()

@@ -39,16 +39,23 @@ def lock_event(event_id):
     PostgreSQL locks the row; SQLite has no row locks, so a write takes the
     database's write lock instead (a read first would let another writer in).
     """
-    if db.engine.dialect.name == "postgresql":
-        statement = select(Event).where(Event.id == event_id).with_for_update()
-        return db.session.scalar(statement.execution_options(populate_existing=True))
-    return db.session.scalar(
-        update(Event)
-        .where(Event.id == event_id)
-        .values(sequence=Event.sequence)
-        .returning(Event)
-        .execution_options(populate_existing=True, synchronize_session=False)
-    )
+    statement = _lock_event_statement(db.engine.dialect.name)
+    return db.session.scalar(statement, {"event_id": event_id})
+
+
+@lru_cache(maxsize=4)
+def _lock_event_statement(dialect):
+    """The statement of `lock_event`, built once; the event id is bound per call."""
+    if dialect == "postgresql":
+        statement = select(Event).where(Event.id == bindparam("event_id")).with_for_update()
+    else:
+        statement = (
+            update(Event)
+            .where(Event.id == bindparam("event_id"))
+            .values(sequence=Event.sequence)
+            .returning(Event)
+        )
+    return statement.execution_options(populate_existing=True, synchronize_session=False)
 
 
 def adjust_counters(event_id, **changes):
@@ -169,17 +176,7 @@ def expire_due_holds(event):
     """
     if event.held_count == 0:
         return []
-    expired = db.session.scalars(
-        update(Booking)
-        .where(
-            Booking.event_id == event.id,
-            Booking.status == "held",
-            Booking.expires_at <= DatabaseNow(),
-        )
-        .values(status="expired")
-        .returning(Booking)
-        .execution_options(populate_existing=True, synchronize_session=False)
-    ).all()
+    expired = db.session.scalars(_expire_holds_statement(), {"of_event": event.id}).all()
     if not expired:
         return []
     entries = db.session.scalars(
@@ -203,6 +200,23 @@ def expire_due_holds(event):
     record_bookings("booking.expired", expired, event)
     record_entries("waitlist.expired", entries, event)
     return expired
+
+
+@lru_cache(maxsize=1)
+def _expire_holds_statement():
+    """The UPDATE expiring an event's due holds, built once; the event id is
+    bound per call (`of_event`: an UPDATE reserves its columns' names)."""
+    return (
+        update(Booking)
+        .where(
+            Booking.event_id == bindparam("of_event"),
+            Booking.status == "held",
+            Booking.expires_at <= DatabaseNow(),
+        )
+        .values(status="expired")
+        .returning(Booking)
+        .execution_options(populate_existing=True, synchronize_session=False)
+    )
 
 
 def close_waitlist(event, statuses=("waiting",)):
