@@ -223,14 +223,20 @@ def get_booking(user_id, booking_id):
 
     :raises BookingNotFound: no such booking, or it belongs to someone else.
     """
-    booking = db.session.scalar(
-        select(Booking)
-        .options(joinedload(Booking.event))
-        .where(Booking.id == booking_id, Booking.user_id == user_id)
-    )
+    booking = db.session.scalar(_booking_of_user(), {"booking_id": booking_id, "user_id": user_id})
     if booking is None:
         raise BookingNotFound()
     return booking
+
+
+@cache
+def _booking_of_user():
+    """A user's booking with its event (bind parameters `booking_id`, `user_id`); built once."""
+    return (
+        select(Booking)
+        .options(joinedload(Booking.event))
+        .where(Booking.id == bindparam("booking_id"), Booking.user_id == bindparam("user_id"))
+    )
 
 
 @cache
