@@ -376,6 +376,21 @@ def vacuum(url, tables):
         cursor.execute(f"VACUUM (ANALYZE) {', '.join(tables)}")
 
 
+def delete_events_titled(url, titles):
+    """Delete the events of these titles with their bookings, waitlist entries and
+    changes (the benchmark's own events); return how many events went."""
+    with connect(url) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM events WHERE title = ANY(%s)", (list(titles),))
+        ids = [row[0] for row in cursor.fetchall()]
+        if not ids:
+            return 0
+        for table in ("changes", "waitlist_entries", "bookings", "events"):
+            column = "id" if table == "events" else "event_id"
+            cursor.execute(f"DELETE FROM {table} WHERE {column} = ANY(%s)", (ids,))
+    vacuum(url, ("events", "bookings", "waitlist_entries"))
+    return len(ids)
+
+
 def prepare(app, bookings, progress=None):
     """Make the benchmark database hold the base data and exactly `bookings` bookings.
 

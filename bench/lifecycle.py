@@ -30,6 +30,7 @@ from bench.dataset import (
     BENCH_USER_ID,
     POOL_FIRST_USER,
     connect,
+    delete_events_titled,
     lock_events,
     recount_events,
     vacuum,
@@ -55,16 +56,7 @@ ATTENDEE_PATHS = "attendees"
 
 def remove_events(url):
     """Delete the lifecycle rows' events with their bookings, waitlist entries and changes."""
-    with connect(url) as connection, connection.cursor() as cursor:
-        cursor.execute("SELECT id FROM events WHERE title = ANY(%s)", (list(TITLES),))
-        ids = [row[0] for row in cursor.fetchall()]
-        if not ids:
-            return 0
-        for table in ("changes", "waitlist_entries", "bookings", "events"):
-            column = "id" if table == "events" else "event_id"
-            cursor.execute(f"DELETE FROM {table} WHERE {column} = ANY(%s)", (ids,))
-    vacuum(url, ("events", "bookings", "waitlist_entries"))
-    return len(ids)
+    return delete_events_titled(url, TITLES)
 
 
 def _insert_events(cursor, title, count, slots):

@@ -49,6 +49,19 @@ DEEP_SKIP = 9_980
 NOT_MODIFIED = {"expect": 304, "prepare": revalidating}
 
 
+def prepared_post(key, label, requests, path, expect, reset, body=None):
+    """An endpoint POSTing requests prepared beforehand, each once (post_prepared.lua).
+
+    :param requests: the file of prepared requests (an id and a token a line).
+    :param path: the URL path; `{id}` takes each request's id, as in `body`.
+    """
+    env = {"BENCH_REQUESTS": requests, "BENCH_PATH": path}
+    if body is not None:
+        env["BENCH_BODY"] = body
+    prefix = "/" + path.split("/")[1]
+    return Endpoint(key, label, prefix, "post_prepared.lua", env=env, expect=expect, reset=reset)
+
+
 def endpoints(work_dir, token):
     """Return every endpoint the benchmark measures, in the order they are run.
 
@@ -110,53 +123,37 @@ def endpoints(work_dir, token):
             expect=304,
             prepare=chain(first_booking, revalidating),
         ),
-        Endpoint(
+        prepared_post(
             "book",
             "POST /bookings",
+            work_dir / BOOKINGS,
             "/bookings",
-            "post_prepared.lua",
-            env={
-                "BENCH_REQUESTS": work_dir / BOOKINGS,
-                "BENCH_PATH": "/bookings",
-                "BENCH_BODY": '{"event_id": {id}}',
-            },
+            body='{"event_id": {id}}',
             expect=201,
             reset=dataset.reset_pool_bookings,
         ),
-        Endpoint(
+        prepared_post(
             "hold",
             'POST /bookings {"hold": true}',
+            work_dir / HOLDS,
             "/bookings",
-            "post_prepared.lua",
-            env={
-                "BENCH_REQUESTS": work_dir / HOLDS,
-                "BENCH_PATH": "/bookings",
-                "BENCH_BODY": '{"event_id": {id}, "hold": true}',
-            },
+            body='{"event_id": {id}, "hold": true}',
             expect=201,
             reset=dataset.reset_pool_bookings,
         ),
-        Endpoint(
+        prepared_post(
             "confirm",
             "POST /bookings/{id}/confirm",
-            "/bookings",
-            "post_prepared.lua",
-            env={
-                "BENCH_REQUESTS": work_dir / lifecycle.CONFIRMS,
-                "BENCH_PATH": "/bookings/{id}/confirm",
-            },
+            work_dir / lifecycle.CONFIRMS,
+            "/bookings/{id}/confirm",
             expect=200,
             reset=lifecycle.hold_again,
         ),
-        Endpoint(
+        prepared_post(
             "waitlist_join",
             "POST /events/{id}/waitlist",
-            "/events",
-            "post_prepared.lua",
-            env={
-                "BENCH_REQUESTS": work_dir / lifecycle.WAITLIST,
-                "BENCH_PATH": "/events/{id}/waitlist",
-            },
+            work_dir / lifecycle.WAITLIST,
+            "/events/{id}/waitlist",
             expect=201,
             reset=lifecycle.empty_waitlists,
         ),

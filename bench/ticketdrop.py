@@ -30,7 +30,13 @@ from http.client import HTTPConnection, HTTPException
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from bench.dataset import POOL_FIRST_USER, POOL_USERS, connect, libpq_url, vacuum
+from bench.dataset import (
+    POOL_FIRST_USER,
+    POOL_USERS,
+    connect,
+    delete_events_titled,
+    libpq_url,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DROP_TITLE = "Ticket drop (benchmark)"
@@ -78,19 +84,7 @@ def drop_user_ids(count):
 
 def remove_events(url):
     """Delete the drop's events with their bookings, waitlist entries and changes."""
-    with connect(url) as connection, connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT coalesce(array_agg(id), '{}') FROM events WHERE title IN (%s, %s)",
-            (DROP_TITLE, BASELINE_TITLE),
-        )
-        ids = cursor.fetchone()[0]
-        if not ids:
-            return 0
-        for table in ("changes", "waitlist_entries", "bookings", "events"):
-            column = "id" if table == "events" else "event_id"
-            cursor.execute(f"DELETE FROM {table} WHERE {column} = ANY(%s)", (ids,))
-    vacuum(url, ("events", "bookings", "waitlist_entries"))
-    return len(ids)
+    return delete_events_titled(url, (DROP_TITLE, BASELINE_TITLE))
 
 
 def create_events(url, slots, baseline_slots):

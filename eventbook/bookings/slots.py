@@ -14,7 +14,7 @@ Expiry is judged on the database clock (`DatabaseNow`). These functions
 flush; the caller commits.
 """
 
-from functools import lru_cache
+from functools import cache
 
 from flask import current_app
 from sqlalchemy import and_, bindparam, case, func, or_, select, update
@@ -43,7 +43,7 @@ def lock_event(event_id):
     return db.session.scalar(statement, {"event_id": event_id})
 
 
-@lru_cache(maxsize=4)
+@cache
 def _lock_event_statement(dialect):
     """The statement of `lock_event`, built once; the event id is bound per call."""
     if dialect == "postgresql":
@@ -92,7 +92,7 @@ def take_slot(event_id, hold, locked=False):
     return db.session.scalar(statement, {"event_id": event_id})
 
 
-@lru_cache(maxsize=16)
+@cache
 def _take_slot_statement(hold_seconds, locked):
     """The UPDATE of `take_slot`, built once per kind (its construction costs
     more than its execution's Python side); the event id is bound per call.
@@ -137,7 +137,7 @@ def insert_booking(user_id, event_id, hold, ttl_seconds=None):
     return db.session.scalar(statement, values)
 
 
-@lru_cache(maxsize=16)
+@cache
 def _insert_booking_statement(dialect, ttl_seconds):
     """The INSERT of `insert_booking`, built once per kind; the user, the
     event and the time (`booker_id`, `booked_event_id`, `booked_at`) are
@@ -202,7 +202,7 @@ def expire_due_holds(event):
     return expired
 
 
-@lru_cache(maxsize=1)
+@cache
 def _expire_holds_statement():
     """The UPDATE expiring an event's due holds, built once; the event id is
     bound per call (`of_event`: an UPDATE reserves its columns' names)."""
