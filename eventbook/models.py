@@ -1,6 +1,7 @@
 """Database models: users, their login token families, events, bookings and the waitlist."""
 
 import uuid
+from collections import namedtuple
 from datetime import UTC, datetime
 
 import bcrypt
@@ -171,7 +172,70 @@ def _sqlite_now(element, compiler, **kwargs):
     return f"strftime('%Y-%m-%d %H:%M:%f000', 'now', '{seconds:+d} seconds')"
 
 
-class Event(db.Model):
+class EventRules:
+    """What an event's columns mean for booking: its derived values, defined once.
+
+    Shared by the ORM's `Event` and the read-only `EventRow`; a class using
+    it has the event's columns as attributes.
+    """
+
+    __slots__ = ()
+
+    @property
+    def booking_count(self):
+        """Confirmed bookings, checked-in ones included."""
+        return self.booked_count
+
+    @property
+    def held_slots(self):
+        """Live holds: holds past their expiry no longer count, processed or not."""
+        if (
+            self.held_count == 0
+            or self.next_hold_expiry is None
+            or self.next_hold_expiry > utcnow()
+        ):
+            return self.held_count
+        return db.session.scalar(
+            select(func.count())
+            .select_from(Booking)
+            .where(Booking.event_id == self.id, Booking.is_live_hold)
+        )
+
+    @property
+    def waitlist_count(self):
+        return self.waiting_count
+
+    @property
+    def available_slots(self):
+        """What a newcomer can take now: 0 whenever nobody can book."""
+        if self.booking_state() != "open":
+            return 0
+        free = self.total_slots - self.booked_count - self.held_slots - self.waiting_count
+        return max(0, free)
+
+    def booking_state(self, now=None):
+        """Return why booking is or is not possible now, ignoring capacity.
+
+        One of `cancelled`, `draft`, `past`, `closed`, `not_open`, `open`.
+        """
+        now = now or utcnow()
+        if self.status == "cancelled":
+            return "cancelled"
+        if self.event_date <= now:
+            return "past"
+        if self.booking_closes_at is not None and self.booking_closes_at <= now:
+            return "closed"
+        if self.status == "draft":
+            return "draft"
+        if self.booking_opens_at is not None and self.booking_opens_at > now:
+            return "not_open"
+        return "open"
+
+    def has_taken_place(self, now=None):
+        return self.event_date <= (now or utcnow())
+
+
+class Event(EventRules, db.Model):
     """An event and the counters that decide, in one row, whether a slot is free.
 
     `booked_count` counts confirmed bookings, `held_count` held ones (holds
@@ -230,61 +294,43 @@ class Event(db.Model):
     sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    @property
-    def booking_count(self):
-        """Confirmed bookings, checked-in ones included."""
-        return self.booked_count
-
-    @property
-    def held_slots(self):
-        """Live holds: holds past their expiry no longer count, processed or not."""
-        if (
-            self.held_count == 0
-            or self.next_hold_expiry is None
-            or self.next_hold_expiry > utcnow()
-        ):
-            return self.held_count
-        return db.session.scalar(
-            select(func.count())
-            .select_from(Booking)
-            .where(Booking.event_id == self.id, Booking.is_live_hold)
-        )
-
-    @property
-    def waitlist_count(self):
-        return self.waiting_count
-
-    @property
-    def available_slots(self):
-        """What a newcomer can take now: 0 whenever nobody can book."""
-        if self.booking_state() != "open":
-            return 0
-        free = self.total_slots - self.booked_count - self.held_slots - self.waiting_count
-        return max(0, free)
-
-    def booking_state(self, now=None):
-        """Return why booking is or is not possible now, ignoring capacity.
-
-        One of `cancelled`, `draft`, `past`, `closed`, `not_open`, `open`.
-        """
-        now = now or utcnow()
-        if self.status == "cancelled":
-            return "cancelled"
-        if self.event_date <= now:
-            return "past"
-        if self.booking_closes_at is not None and self.booking_closes_at <= now:
-            return "closed"
-        if self.status == "draft":
-            return "draft"
-        if self.booking_opens_at is not None and self.booking_opens_at > now:
-            return "not_open"
-        return "open"
-
-    def has_taken_place(self, now=None):
-        return self.event_date <= (now or utcnow())
-
     def __repr__(self):
         return f"<Event {self.id} {self.title!r}>"
+
+
+_EventColumns = namedtuple("EventColumns", [column.key for column in Event.__table__.columns])
+
+
+class EventRow(_EventColumns, EventRules):
+    """An event read to be answered, not changed: its columns in a named tuple,
+    with the derived values of `EventRules`.
+
+    The public reads (one event, the lists, top-booked) use it instead of
+    `Event`: an ORM object costs its instance state and identity-map entry
+    to load, and every attribute read afterwards goes through the ORM's
+    instrumentation, for rows nothing will change. Measured with callgrind
+    (the application's instructions per request, PostgreSQL): GET
+    /events/{id} 3.18 M -> 2.92 M, top-booked 3.76 M -> 3.29 M, a list of
+    20 events 8.61 M -> 6.53 M, against 2.24 M for a request running
+    `SELECT 1`. Its fields are the columns of `events`, so a new column is
+    one here too.
+    """
+
+    __slots__ = ()
+    # What a statement selects to build one: `EventRow._make(row)`.
+    columns = tuple(Event.__table__.columns)
+
+    @classmethod
+    def read(cls, statement, params):
+        """Run a SELECT of `columns` with its bind `params`; return its rows as `EventRow`s.
+
+        It runs on the session's connection, in the session's transaction,
+        not through `Session.execute`, whose handling of a statement costs
+        more than reading the row (measured with callgrind, reading one
+        event: 294 k instructions on the connection, 612 k through the
+        session, 521 k loading an `Event`).
+        """
+        return [cls._make(row) for row in db.session.connection().execute(statement, params)]
 
 
 class EventTotal(db.Model):

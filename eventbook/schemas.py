@@ -37,10 +37,21 @@ def _fast_converter(field):
     return None
 
 
+def _read_by_key(obj):
+    """Return True if marshmallow would read `obj`'s fields as `obj[name]`.
+
+    It tries `obj[name]` first on anything with `__getitem__`; on a plain
+    tuple's (a named tuple's, as `EventRow`) that always fails and it reads
+    the attribute, as the fast path does.
+    """
+    item = getattr(type(obj), "__getitem__", None)
+    return item is not None and item is not tuple.__getitem__
+
+
 class Schema(ma.Schema):
     """Base schema: unknown input fields are refused; dumping objects takes a fast path.
 
-    Dumping an object (not a mapping) reads each field's attribute once and
+    Dumping an object (not a mapping; a named tuple is one) reads each field's attribute once and
     converts plain values (Integer, String, Boolean, DateTime) directly, as
     marshmallow's own fields would: the output is the same, at a fraction of
     the cost on lists of events and bookings. Every other field (Nested, a
@@ -55,7 +66,7 @@ class Schema(ma.Schema):
     def _serialize(self, obj, *, many=False):
         if many and obj is not None:
             return [self._serialize(item) for item in obj]
-        if hasattr(obj, "__getitem__") or type(self).get_attribute is not ma.Schema.get_attribute:
+        if _read_by_key(obj) or type(self).get_attribute is not ma.Schema.get_attribute:
             return super()._serialize(obj)
         plan = self.__dict__.get("_dump_plan")
         if plan is None:

@@ -1,6 +1,7 @@
 """The base schema's fast dump says exactly what marshmallow's own would."""
 
 import string
+from collections import namedtuple
 from datetime import UTC, timedelta
 from types import SimpleNamespace
 from unittest import mock
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from marshmallow import fields
 
 from eventbook.bookings.schemas import BookingSchema
+from eventbook.events.operations import get_event
 from eventbook.events.schemas import EventSchema
 from eventbook.extensions import db
 from eventbook.models import Booking, Event, utcnow
@@ -60,14 +62,22 @@ def value_of(field, depth):
     return st.none()
 
 
+def named_tuple(attributes):
+    """A named tuple of `attributes`, as `EventRow` is (it has `__getitem__`)."""
+    return namedtuple("Row", attributes)(**attributes)
+
+
 def objects(schema_class, depth=0):
-    """Objects with some, all or none of the attributes the schema dumps."""
+    """Objects, plain or named tuples, with some, all or none of the attributes the schema dumps."""
     attributes = {}
     for name, field in schema_class().dump_fields.items():
         attribute = field.attribute or name
         if "." not in attribute:
             attributes[attribute] = value_of(field, depth)
-    return st.fixed_dictionaries({}, optional=attributes).map(lambda a: SimpleNamespace(**a))
+    kind = st.sampled_from([lambda a: SimpleNamespace(**a), named_tuple])
+    return st.tuples(kind, st.fixed_dictionaries({}, optional=attributes)).map(
+        lambda made: made[0](made[1])
+    )
 
 
 @pytest.mark.parametrize("schema_class", RESPONSE_SCHEMAS, ids=lambda cls: cls.__qualname__)
@@ -94,11 +104,14 @@ def test_real_rows_dump_the_same_both_ways(app, make_event, make_user):
         db.session.add(Booking(user_id=user.id, event_id=event.id, status="confirmed"))
         db.session.commit()
         booking = db.session.query(Booking).one()
+        event_row = get_event(event.id)
         event = db.session.get(Event, event.id)
-        for schema, obj in ((EventSchema(), event), (BookingSchema(), booking)):
+        objs = ((EventSchema(), event), (EventSchema(), event_row), (BookingSchema(), booking))
+        for schema, obj in objs:
             fast = schema.dump(obj)
             assert fast == marshmallows_own(schema, obj)
             assert fast["id"] == obj.id
+        assert EventSchema().dump(event_row) == EventSchema().dump(event)
 
 
 def test_response_schemas_are_found():

@@ -19,6 +19,7 @@ from eventbook.models import (
     LIVE_BOOKING_STATUSES,
     Booking,
     Event,
+    EventRow,
     EventTotal,
     WaitlistEntry,
     utcnow,
@@ -64,21 +65,20 @@ class InvalidSchedule(DomainError):
 
 
 def get_event(event_id, user_id=None):
-    """Return an event; a draft only to its organiser.
+    """Return an event, as an `EventRow`, to be answered; a draft only to its organiser.
 
     :raises EventNotFound:
     """
-    event = db.session.scalar(_event_by_id(), {"event_id": event_id})
-    if event is None or (event.status == "draft" and event.organizer_id != user_id):
+    found = EventRow.read(_event_by_id(), {"event_id": event_id})
+    if not found or (found[0].status == "draft" and found[0].organizer_id != user_id):
         raise EventNotFound()
-    return event
+    return found[0]
 
 
 @cache
 def _event_by_id():
-    """The SELECT of one event (bind parameter `event_id`), built once: cheaper
-    than `Session.get`, which builds its statement on every call."""
-    return select(Event).where(Event.id == bindparam("event_id"))
+    """The SELECT of one event's columns (bind parameter `event_id`), built once."""
+    return select(*EventRow.columns).where(Event.id == bindparam("event_id"))
 
 
 def get_own_event(event_id, user_id):
@@ -135,11 +135,11 @@ def _page_query(upcoming, searched, by_organizer, by_fill, deferred, resumed):
         if by_fill
         else (Event.event_date, Event.id)
     )
-    return page_query(Event, filters, order, deferred, resumed, total)
+    return page_query(EventRow, filters, order, deferred, resumed, total)
 
 
 def list_events(skip, limit, upcoming=False, q=None, organizer_id=None, after=None, by_fill=False):
-    """Return a `Page` of events ordered by date (or, `by_fill`, fullest first:
+    """Return a `Page` of `EventRow`s ordered by date (or, `by_fill`, fullest first:
     booked_count / total_slots, then id), with the number of matches.
 
     Published events only, unless `organizer_id` asks for that organiser's
@@ -164,7 +164,7 @@ def list_events(skip, limit, upcoming=False, q=None, organizer_id=None, after=No
 @cache
 def _top_booked_statement(upcoming):
     return (
-        select(Event)
+        select(*EventRow.columns)
         .where(*_filters(upcoming))
         .order_by(Event.booked_count.desc(), Event.id)
         .limit(bindparam("limit"))
@@ -172,9 +172,9 @@ def _top_booked_statement(upcoming):
 
 
 def top_booked(limit, upcoming=False):
-    """Return the most booked published events, read from the indexed booking counter."""
+    """Return the most booked published events (`EventRow`s), read from the indexed counter."""
     statement = _top_booked_statement(bool(upcoming))
-    return db.session.scalars(statement, {"limit": limit, **_filter_values(upcoming)}).all()
+    return EventRow.read(statement, {"limit": limit, **_filter_values(upcoming)})
 
 
 def check_schedule(event):
