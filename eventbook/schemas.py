@@ -51,10 +51,11 @@ def _read_by_key(obj):
 class Schema(ma.Schema):
     """Base schema: unknown input fields are refused; dumping objects takes a fast path.
 
-    Dumping an object (not a mapping; a named tuple is one) reads each field's attribute once and
-    converts plain values (Integer, String, Boolean, DateTime) directly, as
-    marshmallow's own fields would: the output is the same, at a fraction of
-    the cost on lists of events and bookings. Every other field (Nested, a
+    Dumping an object (not a mapping; a named tuple is an object here) reads
+    each field's attribute once and converts plain values (Integer, String,
+    Boolean, DateTime) directly, as marshmallow's own fields would: the
+    output is the same, at a fraction of the cost on lists of events and
+    bookings. Every other field (Nested, a
     missing attribute, a value of an unexpected type) goes through
     marshmallow's `Field.serialize` unchanged. `tests/test_schemas.py`
     checks the two agree on generated objects of every response schema.

@@ -69,10 +69,10 @@ def get_event(event_id, user_id=None):
 
     :raises EventNotFound:
     """
-    found = EventRow.read(_event_by_id(), {"event_id": event_id})
-    if not found or (found[0].status == "draft" and found[0].organizer_id != user_id):
+    event = next(iter(EventRow.read(_event_by_id(), {"event_id": event_id})), None)
+    if event is None or (event.status == "draft" and event.organizer_id != user_id):
         raise EventNotFound()
-    return found[0]
+    return event
 
 
 @cache
